@@ -1,0 +1,55 @@
+# The two commands of the README:
+#   make book   builds the website into _build/html and prints the page to open
+#   make test   runs every test: the library's unit tests and every notebook through nbval
+# Both create .venv when it is missing. On a machine without an NVIDIA GPU the CPU build of
+# torch is installed first (small, and what the book needs); with a GPU, pip picks the CUDA build.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_VERSION ?= 2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+# One worker per core, at most 4; each notebook gets one torch thread so workers do not fight.
+JOBS ?= $(shell $(PYTHON) -c "import os; print(min(4, os.cpu_count() or 1))")
+STAMP := $(VENV)/.installed
+
+.PHONY: book test test-lib test-notebooks venv clean strip
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if $(PY) -c "import torch" 2>/dev/null; then \
+	    echo "torch already installed: $$($(PY) -c 'import torch; print(torch.__version__)')"; \
+	elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	    echo "NVIDIA GPU found: pip will install a CUDA build of torch"; \
+	else \
+	    echo "No NVIDIA GPU: installing the CPU build of torch $(TORCH_VERSION)"; \
+	    $(PY) -m pip install --retries 0 --timeout 10 \
+	        --extra-index-url $(TORCH_CPU_INDEX) "torch==$(TORCH_VERSION)"; \
+	fi
+	$(PY) -m pip install -r requirements-dev.txt
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+book: $(STAMP)
+	rm -rf _build/html _build/jupyter_execute
+	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going
+	@echo
+	@echo "Open the book: $(abspath _build/html/index.html)"
+
+test: $(STAMP)
+	$(VENV)/bin/nbstripout --verify notebooks/*.ipynb
+	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(VENV)/bin/pytest -n $(JOBS) --dist loadfile --nbval-lax tests notebooks
+
+test-lib: $(STAMP)
+	$(VENV)/bin/pytest tests
+
+test-notebooks: $(STAMP)
+	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(VENV)/bin/pytest -n $(JOBS) --dist loadfile --nbval-lax notebooks
+
+strip: $(STAMP)
+	$(VENV)/bin/nbstripout notebooks/*.ipynb
+
+clean:
+	rm -rf _build .pytest_cache

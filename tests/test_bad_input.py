@@ -1,0 +1,66 @@
+"""Every misuse gets a clear error naming the argument and what was expected."""
+
+import pytest
+import torch
+
+import transformer_lib as tl
+
+MHA = tl.MultiHeadAttention(8, 2)
+
+CASES = [
+    ("d_model not divisible", lambda: tl.MultiHeadAttention(10, 3), ValueError,
+     "d_model=10 is not divisible by n_heads=3"),
+    ("negative d_model", lambda: tl.MultiHeadAttention(-8, 2), ValueError, "d_model=-8 must be a positive"),
+    ("zero heads", lambda: tl.MultiHeadAttention(8, 0), ValueError, "n_heads=0"),
+    ("dropout above one", lambda: tl.MultiHeadAttention(8, 2, dropout=1.5), ValueError, "dropout=1.5"),
+    ("query of rank 2", lambda: MHA(torch.randn(5, 8)), ValueError, "query must have shape (B, T, D)"),
+    ("wrong d_model", lambda: MHA(torch.randn(2, 5, 6)), ValueError, "expected d_model=8"),
+    ("integer query", lambda: MHA(torch.ones(2, 5, 8, dtype=torch.long)), TypeError,
+     "query must be a floating-point"),
+    ("batch mismatch", lambda: MHA(torch.randn(2, 5, 8), torch.randn(3, 4, 8)), ValueError,
+     "share the batch size"),
+    ("key/value length mismatch", lambda: MHA(torch.randn(2, 5, 8), torch.randn(2, 4, 8),
+                                              torch.randn(2, 3, 8)), ValueError, "same length S"),
+    ("empty sequence", lambda: MHA(torch.randn(2, 0, 8)), ValueError, "has length 0"),
+    ("float mask", lambda: MHA(torch.randn(2, 5, 8), mask=torch.ones(5, 5)), TypeError,
+     "mask must be a bool tensor"),
+    ("mask of wrong shape", lambda: MHA(torch.randn(2, 5, 8), mask=tl.causal_mask(4)), ValueError,
+     "does not broadcast"),
+    ("mask of rank 4", lambda: MHA(torch.randn(2, 5, 8), mask=torch.ones(2, 2, 5, 5).bool()),
+     ValueError, "mask must have shape (T, S), (B, T, S) or (B, 1, S)"),
+    ("not a tensor", lambda: MHA([[1.0] * 8]), TypeError, "query must be a torch.Tensor"),
+    ("sdpa d_k mismatch", lambda: tl.scaled_dot_product_attention(
+        torch.randn(3, 4), torch.randn(3, 5), torch.randn(3, 5)), ValueError, "same last dimension"),
+    ("sdpa key/value mismatch", lambda: tl.scaled_dot_product_attention(
+        torch.randn(3, 4), torch.randn(3, 4), torch.randn(2, 4)), ValueError, "same length S"),
+    ("sdpa rank 1", lambda: tl.scaled_dot_product_attention(
+        torch.randn(4), torch.randn(4), torch.randn(4)), ValueError, "(..., length, dim)"),
+    ("causal size zero", lambda: tl.causal_mask(0), ValueError, "size=0"),
+    ("padding lengths too long", lambda: tl.padding_mask(torch.tensor([3, 7]), 5), ValueError,
+     "lengths must lie in [1, max_len=5]"),
+    ("padding lengths float", lambda: tl.padding_mask(torch.tensor([3.0]), 5), TypeError,
+     "integer tensor"),
+    ("odd d_model for sinusoids", lambda: tl.sinusoidal_positional_encoding(10, 7), ValueError,
+     "d_model=7 must be even"),
+    ("sequence beyond the positional table", lambda: tl.SinusoidalPositionalEncoding(8, max_len=4)(
+        torch.randn(1, 6, 8)), ValueError, "longer than the positional table (max_len=4)"),
+    ("token id out of range", lambda: tl.TokenEmbedding(10, 4)(torch.tensor([[3, 10]])), ValueError,
+     "token id 10, outside the vocabulary [0, 10)"),
+    ("negative token id", lambda: tl.TokenEmbedding(10, 4)(torch.tensor([[-1]])), ValueError,
+     "token id -1"),
+    ("float token ids", lambda: tl.TokenEmbedding(10, 4)(torch.tensor([[1.0]])), TypeError,
+     "integer token ids"),
+    ("empty ids", lambda: tl.TokenEmbedding(10, 4)(torch.zeros(1, 0, dtype=torch.long)), ValueError,
+     "ids is empty"),
+    ("unknown positional kind", lambda: tl.TransformerEmbedding(10, 4, positional="rotary"),
+     ValueError, "positional='rotary'"),
+    ("unknown device", lambda: tl.get_device("tpu"), ValueError, "prefer='tpu' is not a device"),
+    ("negative seed", lambda: tl.seed_everything(-1), ValueError, "seed=-1"),
+]
+
+
+@pytest.mark.parametrize("name, call, error, message", CASES, ids=[c[0] for c in CASES])
+def test_misuse_gets_a_clear_error(name, call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value), f"{name}: message was {info.value}"

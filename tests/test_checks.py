@@ -1,0 +1,100 @@
+"""Exercise checks accept right answers and explain wrong ones without raising."""
+
+import math
+
+import pytest
+import torch
+
+import transformer_lib as tl
+from transformer_lib import checks
+
+
+def not_implemented(*args):
+    raise NotImplementedError
+
+
+def crashes(*args):
+    return {}["missing"]
+
+
+def right_pad_batch(sequences, pad_id):
+    ids = torch.full((len(sequences), max(map(len, sequences))), pad_id, dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq)] = torch.tensor(seq)
+    return ids, torch.tensor([len(s) for s in sequences])
+
+
+def right_relative_matrix(offset, d_model):
+    matrix = torch.zeros(d_model, d_model)
+    for i in range(d_model // 2):
+        angle = offset / 10000 ** (2 * i / d_model)
+        c, s = math.cos(angle), math.sin(angle)
+        matrix[2 * i : 2 * i + 2, 2 * i : 2 * i + 2] = torch.tensor([[c, s], [-s, c]])
+    return matrix
+
+
+def right_split_heads(x, n_heads):
+    batch, length, d_model = x.shape
+    return x.view(batch, length, n_heads, d_model // n_heads).transpose(1, 2)
+
+
+RIGHT = [
+    (checks.check_sinusoidal_encoding, tl.sinusoidal_positional_encoding),
+    (checks.check_pad_batch, right_pad_batch),
+    (checks.check_relative_position_matrix, right_relative_matrix),
+    (checks.check_attention_weights,
+     lambda q, k: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1)),
+    (checks.check_causal_mask, tl.causal_mask),
+    (checks.check_split_heads, right_split_heads),
+    (checks.check_masked_attention, lambda q, k, v, m: tl.scaled_dot_product_attention(q, k, v, m)[0]),
+]
+
+WRONG = [
+    (checks.check_sinusoidal_encoding, lambda n, d: tl.sinusoidal_positional_encoding(n, d).T,
+     "wrong shape"),
+    (checks.check_sinusoidal_encoding, lambda n, d: tl.sinusoidal_positional_encoding(n, d, base=100),
+     "wrong values"),
+    (checks.check_pad_batch, lambda s, p: right_pad_batch(s, p)[0], "expected a tuple"),
+    (checks.check_pad_batch, lambda s, p: (right_pad_batch(s, p)[0].float(), right_pad_batch(s, p)[1]),
+     "must have dtype torch.long"),
+    (checks.check_relative_position_matrix, lambda k, d: torch.eye(d), "wrong values"),
+    (checks.check_attention_weights, lambda q, k: (q @ k.transpose(-2, -1)).softmax(-1),
+     "forgot to divide the scores by sqrt(d_k)"),
+    (checks.check_attention_weights, lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]),
+     "forgot the softmax"),
+    (checks.check_attention_weights,
+     lambda q, k: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-2), "wrong dimension"),
+    (checks.check_attention_weights, lambda q, k: q @ k, "your code raised RuntimeError"),
+    (checks.check_causal_mask, lambda t: torch.ones(t, t, dtype=torch.bool).triu(), "leaks the future"),
+    (checks.check_causal_mask, lambda t: torch.ones(t, t).tril(), "expected a bool tensor"),
+    (checks.check_causal_mask, lambda t: torch.ones(t, t, dtype=torch.bool).tril(-1),
+     "attend to itself"),
+    (checks.check_split_heads,
+     lambda x, h: x.view(x.shape[0], h, x.shape[1], x.shape[2] // h), "heads mix up positions"),
+    (checks.check_masked_attention, lambda q, k, v, m: tl.scaled_dot_product_attention(q, k, v)[0],
+     "leaks the future"),
+    (checks.check_masked_attention, lambda q, k, v, m: q, "wrong values"),
+]
+
+
+@pytest.mark.parametrize("check, answer", RIGHT, ids=[c.__name__ for c, _ in RIGHT])
+def test_right_answers_pass(check, answer, capsys):
+    result = check(answer)
+    assert result and result.passed
+    assert "PASSED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check, answer, hint", WRONG, ids=[f"{c.__name__}-{h}" for c, _, h in WRONG])
+def test_wrong_answers_get_a_hint(check, answer, hint, capsys):
+    result = check(answer)
+    assert not result
+    assert hint in result.message, result.message
+    assert "NOT YET" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check", [c for c, _ in RIGHT], ids=[c.__name__ for c, _ in RIGHT])
+def test_stubs_and_crashes_are_feedback_not_tracebacks(check):
+    assert "not implemented yet" in check(not_implemented).message
+    assert "your code raised KeyError" in check(crashes).message
+    assert '{}["missing"]' in check(crashes).message
+    assert "expected" in check(lambda *args: "a string").message

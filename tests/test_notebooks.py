@@ -1,0 +1,92 @@
+"""The chapters' hygiene: committed clean, in the table of contents, exercises well formed."""
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+import transformer_lib
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+def cells(path):
+    return json.loads(path.read_text())["cells"]
+
+
+def source(cell):
+    return "".join(cell["source"])
+
+
+def test_there_are_chapters():
+    assert len(NOTEBOOKS) >= 2
+
+
+def test_toc_lists_every_chapter_and_only_existing_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    for file in files:
+        assert any((ROOT / f"{file}{ext}").exists() for ext in (".md", ".ipynb")), file
+    listed = {f for f in files if f.startswith("notebooks/")}
+    assert listed == {f"notebooks/{p.stem}" for p in NOTEBOOKS}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path):
+    for cell in cells(path):
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None, source(cell)[:80]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_notebook_redefines_a_library_name(path):
+    exported = set(transformer_lib.__all__)
+    for cell in cells(path):
+        if cell["cell_type"] != "code":
+            continue
+        code = "\n".join(line for line in source(cell).splitlines() if not line.lstrip()[:1] in "%!")
+        for node in ast.parse(code).body:
+            names = set()
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names = {node.name}
+            elif isinstance(node, ast.Assign):
+                names = {t.id for t in node.targets if isinstance(t, ast.Name)}
+            assert not names & exported, f"{path.name} redefines {names & exported}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_are_marked_and_checked(path):
+    all_cells = cells(path)
+    solutions = [i for i, c in enumerate(all_cells) if BEGIN in source(c)]
+    assert len(solutions) >= 3, "each chapter has at least three exercises"
+    for i in solutions:
+        text = source(all_cells[i])
+        assert text.count(BEGIN) == text.count(END) == 1, text[:80]
+        assert text.index(BEGIN) < text.index(END)
+        assert "hide-input" in all_cells[i]["metadata"].get("tags", []), text[:80]
+        following = source(all_cells[i + 1])
+        assert re.search(r"^assert checks\.check_\w+\(", following, re.M), following[:80]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_has_the_standard_sections(path):
+    headings = [line for c in cells(path) if c["cell_type"] == "markdown"
+                for line in source(c).splitlines() if line.startswith("#")]
+    text = " ".join(headings).lower()
+    for section in ("common mistakes", "exercises", "summary"):
+        assert section in text, f"{path.name} has no '{section}' section"
+
+
+def test_every_citation_is_in_the_bibliography():
+    keys = set(re.findall(r"^@\w+\{([^,]+),", (ROOT / "book/references.bib").read_text(), re.M))
+    pages = NOTEBOOKS + sorted((ROOT / "book").glob("*.md"))
+    cited = {key for page in pages
+             for group in re.findall(r"\{cite:\w+\}`([^`]+)`", page.read_text())
+             for key in group.split(",")}
+    assert cited, "no citations found"
+    assert cited <= keys, f"unknown keys: {cited - keys}"
