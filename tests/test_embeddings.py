@@ -67,3 +67,11 @@ def test_positions_break_permutation_symmetry():
     ids = torch.tensor([[3, 4, 5]])
     swapped = ids[:, [2, 1, 0]]
     assert not torch.allclose(module(ids)[:, [2, 1, 0]], module(swapped))
+
+
+def test_scaled_token_vectors_are_the_size_of_the_position_vectors():
+    torch.manual_seed(0)
+    tokens = tl.TokenEmbedding(vocab_size=1000, d_model=512)(torch.arange(1000)[None])
+    positions = tl.sinusoidal_positional_encoding(1000, 512)
+    ratio = tokens.norm(dim=-1).mean() / positions.norm(dim=-1).mean()
+    assert 1.2 < ratio < 1.6  # sqrt(D) against sqrt(D/2): sqrt(2) = 1.41

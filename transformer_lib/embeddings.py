@@ -32,6 +32,12 @@ class TokenEmbedding(nn.Module):
         if padding_idx is not None and not 0 <= padding_idx < vocab_size:
             raise ValueError(f"padding_idx={padding_idx} must lie in [0, vocab_size={vocab_size})")
         self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)
+        # std D^-0.5, so the sqrt(D)-scaled vectors have unit-variance entries, the same size as
+        # the positional encodings; nn.Embedding's std 1 would make them sqrt(D) times larger.
+        nn.init.normal_(self.embedding.weight, std=d_model**-0.5)
+        if padding_idx is not None:
+            with torch.no_grad():
+                self.embedding.weight[padding_idx].zero_()
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         ids = _validate.token_ids("ids", ids, self.vocab_size)
