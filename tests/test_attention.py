@@ -106,3 +106,14 @@ def test_dropout_only_in_training():
     torch.testing.assert_close(mha(x), mha(x))
     mha.train()
     assert not torch.allclose(mha(x), mha(x))
+
+
+def test_fully_masked_query_gives_zeros_on_both_paths():
+    ours, _ = _mha_pair()
+    x = torch.randn(2, 3, 16)
+    mask = torch.ones(2, 3, 3, dtype=torch.bool)
+    mask[1, 2] = False  # query 2 of sequence 1 may attend to nothing
+    explicit, _ = ours(x, mask=mask, return_weights=True)
+    fast = ours(x, mask=mask)
+    torch.testing.assert_close(fast, explicit)
+    torch.testing.assert_close(fast[1, 2], ours.out_proj.bias)  # zero attention, then W^O's bias

@@ -38,6 +38,13 @@ def right_split_heads(x, n_heads):
     return x.view(batch, length, n_heads, d_model // n_heads).transpose(1, 2)
 
 
+def mean_largest_weight(d_k, scaled, seed=7):
+    generator = torch.Generator().manual_seed(seed)
+    q, k = torch.randn(200, 8, d_k, generator=generator), torch.randn(200, 8, d_k, generator=generator)
+    scores = q @ k.transpose(-2, -1) / (math.sqrt(d_k) if scaled else 1.0)
+    return scores.softmax(-1).max(-1).values.mean().item()
+
+
 RIGHT = [
     (checks.check_sinusoidal_encoding, tl.sinusoidal_positional_encoding),
     (checks.check_pad_batch, right_pad_batch),
@@ -47,6 +54,9 @@ RIGHT = [
     (checks.check_causal_mask, tl.causal_mask),
     (checks.check_split_heads, right_split_heads),
     (checks.check_masked_attention, lambda q, k, v, m: tl.scaled_dot_product_attention(q, k, v, m)[0]),
+    (checks.check_softmax_saturation, lambda d, s: mean_largest_weight(d, s)),
+    (checks.check_whole_word_fraction,
+     lambda tok, words: sum(len(tok.encode(w).ids) == 1 for w in words) / len(words)),
 ]
 
 WRONG = [
@@ -74,6 +84,11 @@ WRONG = [
     (checks.check_masked_attention, lambda q, k, v, m: tl.scaled_dot_product_attention(q, k, v)[0],
      "leaks the future"),
     (checks.check_masked_attention, lambda q, k, v, m: q, "wrong values"),
+    (checks.check_softmax_saturation, lambda d, s: mean_largest_weight(d, False),
+     "not divided by sqrt(d_k)"),
+    (checks.check_softmax_saturation, lambda d, s: torch.tensor(mean_largest_weight(d, s)),
+     "use .item()"),
+    (checks.check_whole_word_fraction, lambda tok, words: 1 / len(words), "expected"),
 ]
 
 

@@ -136,13 +136,16 @@ class MultiHeadAttention(nn.Module):
         k = self._split_heads(self.k_proj(key))  # (B, H, S, Dh)
         v = self._split_heads(self.v_proj(value))  # (B, H, S, Dh)
         if mask is not None:
-            _check_mask(mask, (query.shape[0], query.shape[1], key.shape[1]), ranks=(2, 3))
+            _check_mask(mask, (query.shape[0], query.shape[1], key.shape[1]), ranks=(2, 3),
+                        scores_doc="(B, T, S)")
             mask = mask.unsqueeze(-3) if mask.dim() == 3 else mask  # (B, 1, T|1, S) over heads
         dropout_p = self.dropout if self.training else 0.0
         if return_weights:
             out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p)
         else:  # same result, PyTorch's fused kernel: faster and lighter on memory
             out, weights = F.scaled_dot_product_attention(q, k, v, mask, dropout_p), None
+            if mask is not None:  # some fused GPU kernels give NaN where every key is masked
+                out = out.masked_fill(~mask.any(-1, keepdim=True), 0.0)
         out = self.out_proj(self._merge_heads(out))  # (B, T, D)
         return (out, weights) if return_weights else out
 
@@ -190,7 +193,12 @@ def _check_qkv(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> N
         )
 
 
-def _check_mask(mask: object, scores_shape: tuple[int, ...], ranks: tuple[int, ...] | None = None):
+def _check_mask(
+    mask: object,
+    scores_shape: tuple[int, ...],
+    ranks: tuple[int, ...] | None = None,
+    scores_doc: str = "(..., T, S)",
+):
     """The mask must be bool and broadcast to the (..., T, S) scores."""
     mask = _validate.tensor("mask", mask)
     if mask.dtype != torch.bool:
@@ -210,5 +218,5 @@ def _check_mask(mask: object, scores_shape: tuple[int, ...], ranks: tuple[int, .
     if not ok or mask.shape[-1] != target[-1]:
         raise ValueError(
             f"mask of shape {tuple(mask.shape)} does not broadcast to the attention scores "
-            f"{target} (..., T, S); its last dimension must be S={target[-1]}"
+            f"{target} {scores_doc}; its last dimension must be S={target[-1]}"
         )

@@ -255,3 +255,71 @@ def check_masked_attention(student_fn: Callable) -> CheckResult:
             _compare(got, expected, {"q": q, "k": k, "v": v, "mask": mask})
 
     return _run("masked attention", body)
+
+
+def check_softmax_saturation(student_fn: Callable[[int, bool], float]) -> CheckResult:
+    """``student_fn(d_k, scaled)`` -> mean over random rows of the largest attention weight.
+
+    Rows come from 200 sets of 8 unit-variance queries and keys of width d_k; the student's
+    random draws differ from ours, so values are compared within 0.05.
+    """
+
+    def reference(d_k, scaled):
+        generator = torch.Generator().manual_seed(1234)
+        q = torch.randn(200, 8, d_k, generator=generator)  # (N, T, Dh)
+        k = torch.randn(200, 8, d_k, generator=generator)  # (N, S, Dh)
+        scores = q @ k.transpose(-2, -1) / (math.sqrt(d_k) if scaled else 1.0)  # (N, T, S)
+        return scores.softmax(-1).max(-1).values.mean().item()
+
+    def body():
+        for d_k in (4, 64, 1024):
+            for scaled in (False, True):
+                got = _call(student_fn, d_k, scaled)
+                inputs = f"d_k={d_k}, scaled={scaled}"
+                if not isinstance(got, float):
+                    raise _Failure(f"expected a Python float for {inputs}, got "
+                                   f"{type(got).__name__} (use .item())")
+                expected = reference(d_k, scaled)
+                if abs(got - expected) > 0.05:
+                    hint = ""
+                    if scaled and abs(got - reference(d_k, False)) <= 0.05:
+                        hint = ": it looks like the scores were not divided by sqrt(d_k)"
+                    elif not scaled and abs(got - reference(d_k, True)) <= 0.05:
+                        hint = ": it looks like the scores were scaled although scaled=False"
+                    raise _Failure(f"for {inputs} expected about {expected:.2f}, got {got:.3f}{hint}")
+
+    return _run("softmax saturation experiment", body)
+
+
+def check_whole_word_fraction(student_fn: Callable) -> CheckResult:
+    """``student_fn(tokenizer, words)`` -> fraction of ``words`` encoded as exactly one token.
+
+    Uses two small BPE tokenizers (``tokenizers`` package) trained on Python's help pages.
+    """
+    from pydoc_data.topics import topics
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    texts = list(topics.values())[::4]
+    words = ["function", "the", "Transformer", "tokenization", "def", "xyzzy", "return", "a"]
+
+    def train(vocab_size):
+        tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["[UNK]"],
+                                      show_progress=False)
+        tokenizer.train_from_iterator(texts, trainer)
+        return tokenizer
+
+    def body():
+        for vocab_size in (300, 3000):
+            tokenizer = train(vocab_size)
+            for sample in (words, words[:3], ["function"]):
+                got = _call(student_fn, tokenizer, list(sample))
+                expected = sum(len(e.ids) == 1 for e in tokenizer.encode_batch(sample)) / len(sample)
+                inputs = f"{len(sample)} words with a {vocab_size}-token BPE"
+                if not isinstance(got, (float, int)) or isinstance(got, bool):
+                    raise _Failure(f"expected a number for {inputs}, got {type(got).__name__}")
+                if abs(got - expected) > 1e-9:
+                    raise _Failure(f"for {inputs} expected {expected:.3f}, got {got:.3f}")
+
+    return _run("whole-word fraction", body)

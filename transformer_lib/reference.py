@@ -17,7 +17,9 @@ def torch_multihead_attention(ours: MultiHeadAttention) -> nn.MultiheadAttention
 
     PyTorch packs the three input projections into one ``in_proj_weight`` of shape ``(3D, D)``:
     rows ``[0, D)`` are W^Q, ``[D, 2D)`` W^K and ``[2D, 3D)`` W^V. Remember its boolean masks
-    mean "blocked" where ours mean "may attend": call it with ``attn_mask=~mask``.
+    mean "blocked" where ours mean "may attend": pass a ``(T, S)`` mask as ``attn_mask=~mask``,
+    and a ``(B, 1, S)`` padding mask as ``key_padding_mask=~mask.squeeze(1)`` (its 3-D
+    ``attn_mask`` wants one ``(T, S)`` mask per batch element and head, ``(B * H, T, S)``).
     """
     has_bias = ours.q_proj.bias is not None
     theirs = nn.MultiheadAttention(
