@@ -40,13 +40,13 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/nbstripout --verify notebooks/*.ipynb
-	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(VENV)/bin/pytest -n $(JOBS) --dist loadfile --nbval-lax tests notebooks
+	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -n $(JOBS) --dist loadfile --nbval-lax tests notebooks
 
 test-lib: $(STAMP)
 	$(VENV)/bin/pytest tests
 
 test-notebooks: $(STAMP)
-	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(VENV)/bin/pytest -n $(JOBS) --dist loadfile --nbval-lax notebooks
+	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -n $(JOBS) --dist loadfile --nbval-lax notebooks
 
 strip: $(STAMP)
 	$(VENV)/bin/nbstripout notebooks/*.ipynb

@@ -28,7 +28,8 @@ def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("book")
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT),
                "--path-output", str(out), "--all", "-W", "-n", "--keep-going"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # figures need the inline backend
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-5000:]
     warnings = [line for line in log.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
