@@ -88,7 +88,7 @@ class SinusoidalPositionalEncoding(nn.Module):
         super().__init__()
         self.max_len = max_len
         self.dropout = nn.Dropout(_validate.probability("dropout", dropout))
-        # A buffer moves with .to(device) and is saved in state_dict, but is not trained.
+        # A buffer moves with .to(device) but is not trained; not persistent: rebuilt, not saved.
         self.register_buffer("pe", sinusoidal_positional_encoding(max_len, d_model), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
