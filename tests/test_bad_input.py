@@ -1,4 +1,8 @@
-"""Every misuse gets a clear error naming the argument and what was expected."""
+"""Every misuse gets a clear error naming the argument and what was expected.
+
+A value that is not a tensor at all is a TypeError; a tensor of the wrong rank, size or dtype is a
+ValueError.
+"""
 
 import pytest
 import torch
@@ -15,14 +19,14 @@ CASES = [
     ("dropout above one", lambda: tl.MultiHeadAttention(8, 2, dropout=1.5), ValueError, "dropout=1.5"),
     ("query of rank 2", lambda: MHA(torch.randn(5, 8)), ValueError, "query must have shape (B, T, D)"),
     ("wrong d_model", lambda: MHA(torch.randn(2, 5, 6)), ValueError, "expected d_model=8"),
-    ("integer query", lambda: MHA(torch.ones(2, 5, 8, dtype=torch.long)), TypeError,
+    ("integer query", lambda: MHA(torch.ones(2, 5, 8, dtype=torch.long)), ValueError,
      "query must be a floating-point"),
     ("batch mismatch", lambda: MHA(torch.randn(2, 5, 8), torch.randn(3, 4, 8)), ValueError,
      "share the batch size"),
     ("key/value length mismatch", lambda: MHA(torch.randn(2, 5, 8), torch.randn(2, 4, 8),
                                               torch.randn(2, 3, 8)), ValueError, "same length S"),
     ("empty sequence", lambda: MHA(torch.randn(2, 0, 8)), ValueError, "has length 0"),
-    ("float mask", lambda: MHA(torch.randn(2, 5, 8), mask=torch.ones(5, 5)), TypeError,
+    ("float mask", lambda: MHA(torch.randn(2, 5, 8), mask=torch.ones(5, 5)), ValueError,
      "mask must be a bool tensor"),
     ("mask of wrong shape", lambda: MHA(torch.randn(2, 5, 8), mask=tl.causal_mask(4)), ValueError,
      "does not broadcast"),
@@ -38,7 +42,7 @@ CASES = [
     ("causal size zero", lambda: tl.causal_mask(0), ValueError, "size=0"),
     ("padding lengths too long", lambda: tl.padding_mask(torch.tensor([3, 7]), 5), ValueError,
      "lengths must lie in [1, max_len=5]"),
-    ("padding lengths float", lambda: tl.padding_mask(torch.tensor([3.0]), 5), TypeError,
+    ("padding lengths float", lambda: tl.padding_mask(torch.tensor([3.0]), 5), ValueError,
      "integer tensor"),
     ("odd d_model for sinusoids", lambda: tl.sinusoidal_positional_encoding(10, 7), ValueError,
      "d_model=7 must be even"),
@@ -48,7 +52,7 @@ CASES = [
      "token id 10, outside the vocabulary [0, 10)"),
     ("negative token id", lambda: tl.TokenEmbedding(10, 4)(torch.tensor([[-1]])), ValueError,
      "token id -1"),
-    ("float token ids", lambda: tl.TokenEmbedding(10, 4)(torch.tensor([[1.0]])), TypeError,
+    ("float token ids", lambda: tl.TokenEmbedding(10, 4)(torch.tensor([[1.0]])), ValueError,
      "integer token ids"),
     ("empty ids", lambda: tl.TokenEmbedding(10, 4)(torch.zeros(1, 0, dtype=torch.long)), ValueError,
      "ids is empty"),

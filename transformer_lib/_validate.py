@@ -45,13 +45,13 @@ def last_dim(name: str, x: torch.Tensor, expected: int, what: str) -> None:
 
 def floating(name: str, x: torch.Tensor) -> None:
     if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
 
 
 def token_ids(name: str, ids: object, vocab_size: int) -> torch.Tensor:
     ids = tensor(name, ids)
     if ids.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
-        raise TypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
+        raise ValueError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
     if ids.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(ids.shape)}); expected at least one token")
     low, high = int(ids.min()), int(ids.max())

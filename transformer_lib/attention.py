@@ -41,7 +41,7 @@ def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
     lengths = _validate.rank("lengths", lengths, (1,), "(B,)")
     _validate.positive_int("max_len", max_len)
     if lengths.is_floating_point() or lengths.dtype == torch.bool:
-        raise TypeError(f"lengths must be an integer tensor, got dtype {lengths.dtype}")
+        raise ValueError(f"lengths must be an integer tensor, got dtype {lengths.dtype}")
     if lengths.numel() and (lengths.min() < 1 or lengths.max() > max_len):
         raise ValueError(
             f"lengths must lie in [1, max_len={max_len}], got values from "
@@ -202,7 +202,7 @@ def _check_mask(
     """The mask must be bool and broadcast to the (..., T, S) scores."""
     mask = _validate.tensor("mask", mask)
     if mask.dtype != torch.bool:
-        raise TypeError(
+        raise ValueError(
             f"mask must be a bool tensor with True = may attend, got dtype {mask.dtype}; "
             f"for a 0/1 mask use mask.bool()"
         )
