@@ -68,3 +68,39 @@ def test_misuse_gets_a_clear_error(name, call, error, message):
     with pytest.raises(error) as info:
         call()
     assert message in str(info.value), f"{name}: message was {info.value}"
+
+
+CFG = dict(vocab_size=20, d_model=8, n_heads=2, d_ff=16, n_layers=1, dropout=0.0)
+
+MORE_CASES = [
+    ("config negative size", lambda: tl.TransformerConfig(**CFG | {"d_ff": -4}), ValueError,
+     "d_ff=-4 must be a positive integer"),
+    ("config heads", lambda: tl.TransformerConfig(**CFG | {"n_heads": 3}), ValueError,
+     "d_model=8 is not divisible by n_heads=3"),
+    ("config activation", lambda: tl.TransformerConfig(**CFG | {"activation": "tanh"}), ValueError,
+     "activation='tanh'"),
+    ("config pad id", lambda: tl.TransformerConfig(**CFG | {"pad_id": 20}), ValueError, "pad_id=20"),
+    ("config shared vocabularies", lambda: tl.TransformerConfig(**CFG | {"tgt_vocab_size": 30}),
+     ValueError, "share_embeddings=True needs one vocabulary"),
+    ("config dropout", lambda: tl.TransformerConfig(**CFG | {"dropout": -0.1}), ValueError,
+     "dropout=-0.1"),
+    ("feed-forward width", lambda: tl.FeedForward(8, d_ff=0), ValueError, "d_ff=0"),
+    ("feed-forward input", lambda: tl.FeedForward(8)(torch.randn(2, 6)), ValueError,
+     "expected d_model=8"),
+    ("layer norm size", lambda: tl.LayerNorm(8)(torch.randn(2, 3, 7)), ValueError, "expected d_model=8"),
+    ("layer norm eps", lambda: tl.LayerNorm(8, eps=0), ValueError, "eps=0 must be positive"),
+    ("encoder ids out of range", lambda: tl.Encoder(tl.TransformerConfig(**CFG))(
+        torch.tensor([[1, 25]])), ValueError, "token id 25, outside the vocabulary [0, 20)"),
+    ("decoder memory width", lambda: tl.Decoder(tl.TransformerConfig(**CFG))(
+        torch.tensor([[1, 2]]), torch.randn(1, 3, 6)), ValueError, "memory must have shape (B=1, S, D=8)"),
+    ("encoder mask shape", lambda: tl.Encoder(tl.TransformerConfig(**CFG))(
+        torch.tensor([[1, 2, 3]]), torch.ones(1, 1, 4, dtype=torch.bool)), ValueError,
+     "does not broadcast"),
+]
+
+
+@pytest.mark.parametrize("name, call, error, message", MORE_CASES, ids=[c[0] for c in MORE_CASES])
+def test_misuse_of_the_layers_gets_a_clear_error(name, call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value), f"{name}: message was {info.value}"

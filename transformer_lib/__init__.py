@@ -21,6 +21,8 @@ from transformer_lib.attention import (
     padding_mask,
     scaled_dot_product_attention,
 )
+from transformer_lib.config import TransformerConfig
+from transformer_lib.decoder import Decoder, DecoderLayer
 from transformer_lib.embeddings import (
     LearnedPositionalEncoding,
     SinusoidalPositionalEncoding,
@@ -28,15 +30,29 @@ from transformer_lib.embeddings import (
     TransformerEmbedding,
     sinusoidal_positional_encoding,
 )
+from transformer_lib.encoder import Encoder, EncoderLayer
+from transformer_lib.feed_forward import FeedForward
+from transformer_lib.models import DecoderOnlyLM, Transformer
+from transformer_lib.normalization import LayerNorm, ResidualConnection
 from transformer_lib.utils import count_parameters, get_device, seed_everything
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Decoder",
+    "DecoderLayer",
+    "DecoderOnlyLM",
+    "Encoder",
+    "EncoderLayer",
+    "FeedForward",
+    "LayerNorm",
     "LearnedPositionalEncoding",
     "MultiHeadAttention",
+    "ResidualConnection",
     "SinusoidalPositionalEncoding",
     "TokenEmbedding",
+    "Transformer",
+    "TransformerConfig",
     "TransformerEmbedding",
     "causal_mask",
     "count_parameters",

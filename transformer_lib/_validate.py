@@ -59,3 +59,13 @@ def token_ids(name: str, ids: object, vocab_size: int) -> torch.Tensor:
         bad = low if low < 0 else high
         raise ValueError(f"{name} holds token id {bad}, outside the vocabulary [0, {vocab_size})")
     return ids
+
+
+def min_rank(name: str, x: object, minimum: int, shape_doc: str) -> torch.Tensor:
+    x = tensor(name, x)
+    if x.dim() < minimum:
+        raise ValueError(
+            f"{name} must have shape {shape_doc} (at least {minimum} dimensions), "
+            f"got shape {tuple(x.shape)}"
+        )
+    return x

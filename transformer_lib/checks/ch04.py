@@ -1,0 +1,3 @@
+"""Checks for the exercises of chapter 4."""
+
+__all__: list[str] = []

@@ -1,0 +1,84 @@
+"""Chapter 6: the decoder, which attends to its own past and to the encoder's output.
+
+See: notebooks/06_decoder.ipynb
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from transformer_lib import _validate
+from transformer_lib.attention import MultiHeadAttention, causal_mask
+from transformer_lib.config import TransformerConfig
+from transformer_lib.embeddings import TransformerEmbedding
+from transformer_lib.feed_forward import FeedForward
+from transformer_lib.normalization import LayerNorm, ResidualConnection
+
+
+class DecoderLayer(nn.Module):
+    """Masked self-attention, cross-attention to the encoder's output, then a feed-forward network.
+
+    Each of the three sublayers sits inside a residual connection (post-LN or pre-LN, as
+    ``cfg.norm_first`` says). The queries of the cross-attention come from the decoder, its keys
+    and values from the encoder's output (the "memory").
+
+    Shape:
+        x ``(B, T, D)``, memory ``(B, S, D)``, tgt_mask bool ``(T, T)`` or ``(B, T, T)``
+        (default: causal), memory_mask bool ``(B, 1, S)`` or None; returns ``(B, T, D)``.
+    """
+
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.n_heads, cfg.dropout)
+        self.cross_attn = MultiHeadAttention(cfg.d_model, cfg.n_heads, cfg.dropout)
+        self.ffn = FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout, cfg.activation)
+        blocks = [
+            ResidualConnection(cfg.d_model, cfg.dropout, cfg.norm_first, cfg.layer_norm_eps)
+            for _ in range(3)
+        ]
+        self.self_attn_block, self.cross_attn_block, self.ffn_block = blocks
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor,
+        tgt_mask: torch.Tensor | None = None,
+        memory_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if tgt_mask is None:
+            tgt_mask = causal_mask(x.shape[1], device=x.device)  # (T, T)
+        x = self.self_attn_block(x, lambda h: self.self_attn(h, mask=tgt_mask))  # (B, T, D)
+        x = self.cross_attn_block(x, lambda h: self.cross_attn(h, memory, memory, memory_mask))
+        return self.ffn_block(x, self.ffn)  # (B, T, D)
+
+
+class Decoder(nn.Module):
+    """Target ids and the encoder's output to vectors: embedding + positions, N ``DecoderLayer``.
+
+    Shape:
+        ids ``(B, T)``, memory ``(B, S, D)``, masks as in ``DecoderLayer``; returns ``(B, T, D)``.
+    """
+
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.embedding = TransformerEmbedding(
+            cfg.target_vocab_size, cfg.d_model, cfg.max_len, cfg.dropout, cfg.positional, cfg.pad_id
+        )
+        self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.decoder_layers))
+        self.final_norm = LayerNorm(cfg.d_model, cfg.layer_norm_eps) if cfg.norm_first else None
+
+    def forward(self, ids, memory, tgt_mask=None, memory_mask=None) -> torch.Tensor:
+        return self.run_layers(self.embedding(ids), memory, tgt_mask, memory_mask)
+
+    def run_layers(self, x, memory, tgt_mask=None, memory_mask=None) -> torch.Tensor:
+        """The stack alone, on embedded targets: ``(B, T, D) -> (B, T, D)``."""
+        memory = _validate.rank("memory", memory, (3,), "(B, S, D)")
+        if memory.shape[-1] != x.shape[-1] or memory.shape[0] != x.shape[0]:
+            raise ValueError(
+                f"memory must have shape (B={x.shape[0]}, S, D={x.shape[-1]}), "
+                f"got {tuple(memory.shape)}"
+            )
+        for layer in self.layers:
+            x = layer(x, memory, tgt_mask, memory_mask)
+        return x if self.final_norm is None else self.final_norm(x)
