@@ -9,10 +9,13 @@ student's code is reported as feedback. Use them as ``assert check_xxx(my_functi
 from __future__ import annotations
 
 import traceback
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
+_LIBRARY = str(Path(__file__).resolve().parents[1])  # frames in here are not the student's
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,8 @@ def call(fn: Callable, *args, **kwargs):
         raise Failure("not implemented yet (the function raises NotImplementedError)") from None
     except Exception as error:  # noqa: BLE001 - every student error becomes feedback
         frames = traceback.extract_tb(error.__traceback__)[1:]  # skip this function's frame
-        yours = [f for f in frames if "site-packages" not in f.filename and f.filename != __file__]
+        yours = [f for f in frames
+                 if "site-packages" not in f.filename and not f.filename.startswith(_LIBRARY)]
         where = f" (in your line {yours[-1].line!r})" if yours and yours[-1].line else ""
         raise Failure(f"your code raised {type(error).__name__}: {error}{where}") from None
 

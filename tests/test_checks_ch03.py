@@ -1,0 +1,147 @@
+"""Chapter 3's exercise checks accept right answers and explain typical wrong ones."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import transformer_lib as tl
+from transformer_lib import checks
+
+
+def not_implemented(*args):
+    raise NotImplementedError
+
+
+def crashes(*args):
+    return {}["missing"]
+
+
+def right_ffn(x, w1, b1, w2, b2):
+    return torch.relu(x @ w1 + b1) @ w2 + b2
+
+
+def right_count(d_model, d_ff):
+    return 2 * d_model * d_ff + d_ff + d_model
+
+
+def changes_one_position_test(f, x):
+    """Position-wise: the loop over positions equals the whole, and changing one position
+    changes no other position's output."""
+    out = f(x)
+    by_position = torch.cat([f(x[:, t : t + 1]) for t in range(x.shape[1])], dim=1)
+    changed = x.clone()
+    changed[:, 0] += 1.0
+    others_same = torch.allclose(f(changed)[:, 1:], out[:, 1:], atol=1e-5)
+    return bool(torch.allclose(by_position, out, atol=1e-5) and others_same)
+
+
+def permutation_only_test(f, x):
+    order = torch.tensor([2, 0, 5, 1, 3, 4])  # a fixed order that does not commute with flip
+    return torch.allclose(f(x[:, order]), f(x)[:, order], atol=1e-5)
+
+
+def exact_equality_test(f, x):
+    return torch.equal(torch.cat([f(x[:, t : t + 1]) for t in range(x.shape[1])], dim=1), f(x))
+
+
+def right_gelu_tanh(x):
+    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+
+
+def inactive_fraction(mean, seed=0):
+    torch.manual_seed(seed)
+    ffn = tl.FeedForward(256)
+    x = torch.randn(512, 256) + mean
+    hidden = ffn.activation(ffn.linear1(x))
+    return (hidden == 0).all(dim=0).float().mean().item()
+
+
+RIGHT = [
+    (checks.check_feed_forward, right_ffn),
+    (checks.check_feed_forward,
+     lambda x, w1, b1, w2, b2: F.linear(F.relu(F.linear(x, w1.T, b1)), w2.T, b2)),
+    (checks.check_ffn_parameter_count, right_count),
+    (checks.check_position_wise, changes_one_position_test),
+    (checks.check_gelu_tanh, right_gelu_tanh),
+    (checks.check_gelu_tanh, lambda x: F.gelu(x, approximate="tanh")),
+    (checks.check_inactive_units, inactive_fraction),
+    (checks.check_inactive_units, lambda mean: inactive_fraction(mean, seed=5)),
+]
+
+WRONG = [
+    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: (x @ w1 + b1) @ w2 + b2, "forgot the ReLU"),
+    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: F.gelu(x @ w1 + b1) @ w2 + b2,
+     "that is GELU"),
+    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: torch.relu(right_ffn(x, w1, b1, w2, b2)),
+     "do not apply it to the output"),
+    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: torch.relu(x @ w1) @ w2 + b2,
+     "forgot the bias b1"),
+    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: torch.relu(x @ w1 + b1) @ w2,
+     "forgot the bias b2"),
+    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: (torch.relu(x @ w1) + b1) @ w2 + b2,
+     "b1 must be added before the ReLU"),
+    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: torch.relu(x @ w1.T + b1) @ w2.T + b2,
+     "your code raised RuntimeError"),
+    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: x @ w1, "wrong shape"),
+    (checks.check_ffn_parameter_count, lambda d, f: 2 * d * f, "forgot the biases"),
+    (checks.check_ffn_parameter_count, lambda d, f: 2 * d * f + f, "not linear2's"),
+    (checks.check_ffn_parameter_count, lambda d, f: 2 * d * f + d, "not linear1's"),
+    (checks.check_ffn_parameter_count, lambda d, f: 2 * d * f + 2 * d, "F entries, not D"),
+    (checks.check_ffn_parameter_count, lambda d, f: 4 * d * d + 4 * d, "multi-head attention"),
+    (checks.check_ffn_parameter_count, lambda d, f: float(right_count(d, f)), "expected a Python int"),
+    (checks.check_ffn_parameter_count, lambda d, f: torch.tensor(right_count(d, f)), "use .item()"),
+    (checks.check_position_wise, permutation_only_test, "permutation-equivariant"),
+    (checks.check_position_wise, lambda f, x: True, "mixes positions"),
+    (checks.check_position_wise, lambda f, x: False, "is not position-wise, but it is"),
+    (checks.check_position_wise, exact_equality_test, "use torch.allclose"),
+    (checks.check_position_wise, lambda f, x: "yes", "expected True or False"),
+    (checks.check_gelu_tanh, F.gelu, "exact GELU"),
+    (checks.check_gelu_tanh, lambda x: 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * x)),
+     "cubic term"),
+    (checks.check_gelu_tanh, lambda x: 2 * right_gelu_tanh(x), "factor 1/2"),
+    (checks.check_gelu_tanh, torch.relu, "that is ReLU"),
+    (checks.check_gelu_tanh, lambda x: x.sum(), "wrong shape"),
+    (checks.check_inactive_units,
+     lambda mean: (tl.FeedForward(256).linear1(torch.randn(512, 256) + mean) <= 0).float().mean().item(),
+     "every input"),
+    (checks.check_inactive_units, lambda mean: inactive_fraction(0.0), "add `mean`"),
+    (checks.check_inactive_units, lambda mean: torch.tensor(inactive_fraction(mean)), "use .item()"),
+    (checks.check_inactive_units, lambda mean: 100 * inactive_fraction(mean) + 5, "between 0 and 1"),
+]
+
+
+@pytest.mark.parametrize("check, answer", RIGHT, ids=[c.__name__ for c, _ in RIGHT])
+def test_right_answers_pass(check, answer, capsys):
+    result = check(answer)
+    assert result and result.passed, result.message
+    assert "PASSED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check, answer, hint", WRONG, ids=[f"{c.__name__}-{h}" for c, _, h in WRONG])
+def test_wrong_answers_get_a_hint(check, answer, hint, capsys):
+    result = check(answer)
+    assert not result
+    assert hint in result.message, result.message
+    assert "NOT YET" in capsys.readouterr().out
+
+
+CHECKS = sorted({c for c, _ in RIGHT}, key=lambda c: c.__name__)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
+def test_stubs_and_crashes_are_feedback_not_tracebacks(check):
+    assert "not implemented yet" in check(not_implemented).message
+    assert "your code raised KeyError" in check(crashes).message
+    assert '{}["missing"]' in check(crashes).message
+    assert "expected" in check(lambda *args: "a string").message
+
+
+def test_checks_leave_the_global_random_state_alone():
+    torch.manual_seed(0)
+    expected = torch.randn(3)
+    torch.manual_seed(0)
+    checks.check_position_wise(lambda f, x: True)  # builds modules, draws no student numbers
+    checks.check_inactive_units(lambda mean: 0.0)  # builds FeedForward(256) three times a mean
+    assert torch.equal(torch.randn(3), expected)

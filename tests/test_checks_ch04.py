@@ -1,0 +1,120 @@
+"""Chapter 4's exercise checks accept right answers and explain the typical wrong ones."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import transformer_lib as tl
+from transformer_lib import checks
+
+
+def not_implemented(*args):
+    raise NotImplementedError
+
+
+def crashes(*args):
+    return {}["missing"]
+
+
+def layer_norm(x, weight, bias, eps, dim=-1, unbiased=False, eps_outside=False):
+    mean = x.mean(dim, keepdim=True)
+    var = x.var(dim, keepdim=True, unbiased=unbiased)
+    std = var.sqrt() + eps if eps_outside else (var + eps).sqrt()
+    return (x - mean) / std * weight + bias
+
+
+def rms_norm(x, weight, eps, center=False, eps_outside=False):
+    if center:
+        x = x - x.mean(-1, keepdim=True)
+    ms = x.pow(2).mean(-1, keepdim=True)
+    return x / (ms.sqrt() + eps if eps_outside else (ms + eps).sqrt()) * weight
+
+
+def stream_rms(n_layers, norm_first=True, final_norm=False):
+    torch.manual_seed(123)
+    x = torch.randn(32, 16, 64)
+    with torch.no_grad():
+        for _ in range(n_layers):
+            x = tl.ResidualConnection(64, norm_first=norm_first)(x, tl.FeedForward(64))
+        if final_norm:
+            x = tl.LayerNorm(64)(x)
+    return x.pow(2).mean().sqrt().item()
+
+
+RIGHT = [
+    (checks.check_layer_norm, layer_norm),
+    (checks.check_layer_norm, lambda x, w, b, eps: F.layer_norm(x, (x.shape[-1],), w, b, eps)),
+    (checks.check_post_ln, lambda x, sub, norm: norm(x + sub(x))),
+    (checks.check_pre_ln, lambda x, sub, norm: x + sub(norm(x))),
+    (checks.check_rms_norm, rms_norm),
+    (checks.check_stream_rms, stream_rms),
+]
+
+WRONG = [
+    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, w, b, eps, unbiased=True),
+     "unbiased variance"),
+    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, w, b, eps, eps_outside=True),
+     "eps must go inside the square root"),
+    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, w, b, eps, dim=0), "batch axis"),
+    (checks.check_layer_norm,
+     lambda x, w, b, eps: layer_norm(x, w, b, eps, dim=-2 if x.dim() >= 3 else -1),
+     "sequence axis"),
+    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, 1.0, 0.0, eps),
+     "forgot the gain and bias"),
+    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, b, w, eps), "swapped"),
+    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, w, b, eps).detach(),
+     "cut off from autograd"),
+    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, w.detach(), b, eps),
+     "no gradient reaches weight"),
+    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, w, b, eps)[..., :-1], "wrong shape"),
+    (checks.check_post_ln, lambda x, sub, norm: x + sub(norm(x)), "this is the pre-LN placement"),
+    (checks.check_post_ln, lambda x, sub, norm: norm(sub(x)), "the residual is missing"),
+    (checks.check_post_ln, lambda x, sub, norm: x + norm(sub(x)), "normalize the sum"),
+    (checks.check_post_ln, lambda x, sub, norm: x + sub(x), "forgot the layer norm"),
+    (checks.check_pre_ln, lambda x, sub, norm: norm(x + sub(x)), "this is the post-LN placement"),
+    (checks.check_pre_ln, lambda x, sub, norm: sub(norm(x)), "the residual is missing"),
+    (checks.check_pre_ln, lambda x, sub, norm: norm(x) + sub(norm(x)), "original x, not norm(x)"),
+    (checks.check_pre_ln, lambda x, sub, norm: x + norm(sub(x)), "the norm goes before the sublayer"),
+    (checks.check_pre_ln, lambda x, sub, norm: x * 2, "wrong values"),
+    (checks.check_rms_norm, lambda x, w, eps: rms_norm(x, w, eps, center=True), "subtracted the mean"),
+    (checks.check_rms_norm, lambda x, w, eps: rms_norm(x, w, eps, eps_outside=True),
+     "eps must go inside the square root"),
+    (checks.check_rms_norm, lambda x, w, eps: rms_norm(x, 1.0, eps), "forgot to multiply by weight"),
+    (checks.check_stream_rms, lambda n: stream_rms(n, norm_first=False), "stays at 1"),
+    (checks.check_stream_rms, lambda n: stream_rms(n, final_norm=True), "stays at 1"),
+    (checks.check_stream_rms, lambda n: torch.tensor(stream_rms(n)), "use .item()"),
+    (checks.check_stream_rms, lambda n: 1.0 + n, "expected about"),
+]
+
+
+@pytest.mark.parametrize("check, answer", RIGHT, ids=[c.__name__ for c, _ in RIGHT])
+def test_right_answers_pass(check, answer, capsys):
+    result = check(answer)
+    assert result and result.passed, result.message
+    assert "PASSED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check, answer, hint", WRONG, ids=[f"{c.__name__}-{h}" for c, _, h in WRONG])
+def test_wrong_answers_get_a_hint(check, answer, hint, capsys):
+    result = check(answer)
+    assert not result
+    assert hint in result.message, result.message
+    assert "NOT YET" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check", sorted({c for c, _ in RIGHT}, key=lambda c: c.__name__))
+def test_stubs_and_crashes_are_feedback_not_tracebacks(check):
+    assert "not implemented yet" in check(not_implemented).message
+    assert "your code raised KeyError" in check(crashes).message
+    assert '{}["missing"]' in check(crashes).message
+    assert "expected" in check(lambda *args: "a string").message
+
+
+def test_checks_leave_the_global_random_state_alone():
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    assert checks.check_layer_norm(layer_norm)
+    assert checks.check_post_ln(lambda x, sub, norm: norm(x + sub(x)))
+    assert checks.check_rms_norm(rms_norm)
+    assert checks.check_stream_rms(lambda n: (1 + 0.06 * n) ** 0.5)  # variance grows by ~0.06 a block
+    assert torch.equal(torch.get_rng_state(), before)

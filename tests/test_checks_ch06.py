@@ -1,0 +1,176 @@
+"""Chapter 6's exercise checks accept right answers and explain typical wrong ones."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from transformer_lib import checks
+
+
+def not_implemented(*args):
+    raise NotImplementedError
+
+
+def crashes(*args):
+    return {}["missing"]
+
+
+# --- shift right --------------------------------------------------------------------------------
+def right_shift(tgt, bos_id):
+    bos = torch.full((tgt.shape[0], 1), bos_id, dtype=torch.long)
+    return torch.cat([bos, tgt[:, :-1]], dim=1)
+
+
+def shift_in_place(tgt, bos_id):
+    tgt[:, 1:] = tgt[:, :-1].clone()
+    tgt[:, 0] = bos_id
+    return tgt
+
+
+# --- cross-attention ----------------------------------------------------------------------------
+def attend(q, k, v, mask, scale=True):
+    scores = q @ k.transpose(-2, -1) / (math.sqrt(q.shape[-1]) if scale else 1.0)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(-1) @ v
+
+
+def right_cross(x, memory, w_q, w_k, w_v, mask):
+    return attend(x @ w_q, memory @ w_k, memory @ w_v, mask)
+
+
+# --- decoder layer ------------------------------------------------------------------------------
+def decoder_layer(layer, x, memory, tgt_mask, memory_mask, norm_first, post_ln_only=False,
+                  causal=True, memory_masked=True, norm_memory=False, cross=True, swapped=False):
+    norms = (layer.self_attn_block.norm, layer.cross_attn_block.norm, layer.ffn_block.norm)
+    source = norms[1](memory) if norm_memory else memory
+    mask = memory_mask if memory_masked else None
+    sublayers = (
+        lambda h: layer.self_attn(h, mask=tgt_mask if causal else None),
+        lambda h: layer.cross_attn(source, h, h, mask) if swapped else layer.cross_attn(
+            h, source, source, mask),
+        layer.ffn,
+    )
+    pre = norm_first and not post_ln_only
+    for index, (norm, sublayer) in enumerate(zip(norms, sublayers)):
+        if index == 1 and not cross:
+            continue
+        x = x + sublayer(norm(x)) if pre else norm(x + sublayer(x))
+    return x
+
+
+# --- parameter count ----------------------------------------------------------------------------
+def right_count(V, D, F_, H, N, *, biases=True, norms=True, shared_times=1, output_bias=False):
+    attention = 4 * D * D + (4 * D if biases else 0)
+    ffn = 2 * D * F_ + ((F_ + D) if biases else 0)
+    norm = 2 * D if norms else 0
+    encoder_layer = attention + ffn + 2 * norm
+    decoder_layer_ = 2 * attention + ffn + 3 * norm
+    return N * (encoder_layer + decoder_layer_) + shared_times * V * D + (V if output_bias else 0)
+
+
+RIGHT = [
+    (checks.check_shift_right, right_shift),
+    (checks.check_cross_attention, right_cross),
+    (checks.check_cross_attention,
+     lambda x, m, wq, wk, wv, mask: F.scaled_dot_product_attention(x @ wq, m @ wk, m @ wv,
+                                                                  attn_mask=mask)),
+    (checks.check_decoder_layer, decoder_layer),
+    (checks.check_decoder_layer,
+     lambda layer, x, memory, tgt_mask, memory_mask, norm_first: layer(x, memory, tgt_mask,
+                                                                       memory_mask)),
+    (checks.check_transformer_parameter_count, right_count),
+]
+
+WRONG = [
+    (checks.check_shift_right,
+     lambda t, b: torch.cat([torch.full((t.shape[0], 1), b), t], dim=1), "drop it"),
+    (checks.check_shift_right, lambda t, b: t.clone(), "the target itself"),
+    (checks.check_shift_right,
+     lambda t, b: torch.cat([t[:, 1:], torch.full((t.shape[0], 1), b)], dim=1), "shifted to the left"),
+    (checks.check_shift_right,
+     lambda t, b: torch.cat([torch.full((t.shape[0], 1), b), t[:, 1:]], dim=1), "replaced the first"),
+    (checks.check_shift_right, shift_in_place, "in place"),
+    (checks.check_shift_right, lambda t, b: right_shift(t, b).float(), "dtype torch.long"),
+    (checks.check_cross_attention,
+     lambda x, m, wq, wk, wv, mask: attend(m @ wq, x @ wk, x @ wv, mask), "queries must come from"),
+    (checks.check_cross_attention,
+     lambda x, m, wq, wk, wv, mask: attend(m @ wq, x @ wk, x @ wv, None), "queries must come from"),
+    (checks.check_cross_attention,
+     lambda x, m, wq, wk, wv, mask: attend(x @ wq, m @ wk, x @ wv, mask), "values must come from"),
+    (checks.check_cross_attention,
+     lambda x, m, wq, wk, wv, mask: attend(x @ wq, m @ wk, m @ wv, None), "forgot the memory mask"),
+    (checks.check_cross_attention,
+     lambda x, m, wq, wk, wv, mask: attend(x @ wq, m @ wk, m @ wv, mask, scale=False), "sqrt(Dh)"),
+    (checks.check_decoder_layer,
+     lambda *a: decoder_layer(*a, post_ln_only=True), "each sublayer must be pre-LN"),
+    (checks.check_decoder_layer, lambda *a: decoder_layer(*a, causal=False), "the future leaks"),
+    (checks.check_decoder_layer,
+     lambda *a: decoder_layer(*a, memory_masked=False), "forgot memory_mask"),
+    (checks.check_decoder_layer,
+     lambda *a: decoder_layer(*a, cross=False), "cross-attention sublayer is missing"),
+    (checks.check_decoder_layer,
+     lambda *a: decoder_layer(*a, norm_memory=True), "not norm(memory)"),
+    (checks.check_decoder_layer, lambda *a: decoder_layer(*a, swapped=True), "not the other way"),
+    (checks.check_decoder_layer,  # right where S = T, then swapped queries raise a shape error
+     lambda *a: decoder_layer(*a, swapped=a[1].shape[1] != a[2].shape[1]), "your code raised"),
+    (checks.check_transformer_parameter_count,
+     lambda *a: right_count(*a, shared_times=3), "three times"),
+    (checks.check_transformer_parameter_count,
+     lambda *a: right_count(*a, output_bias=True), "no bias"),
+    (checks.check_transformer_parameter_count,
+     lambda *a: right_count(*a, shared_times=3, output_bias=True), "without sharing"),
+    (checks.check_transformer_parameter_count,
+     lambda *a: right_count(*a, norms=False), "layer norms"),
+    (checks.check_transformer_parameter_count,
+     lambda *a: right_count(*a, biases=False), "biases of the linear layers"),
+    (checks.check_transformer_parameter_count,
+     lambda *a: float(right_count(*a)), "Python int"),
+    (checks.check_transformer_parameter_count,
+     lambda *a: torch.tensor(right_count(*a)), "Python int"),
+    (checks.check_transformer_parameter_count, lambda *a: right_count(*a) + 1, "difference +1"),
+]
+
+
+@pytest.mark.parametrize("check, answer", RIGHT, ids=[c.__name__ for c, _ in RIGHT])
+def test_right_answers_pass(check, answer, capsys):
+    result = check(answer)
+    assert result and result.passed, result.message
+    assert "PASSED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check, answer, hint", WRONG, ids=[f"{c.__name__}-{h}" for c, _, h in WRONG])
+def test_wrong_answers_get_a_hint(check, answer, hint, capsys):
+    result = check(answer)
+    assert not result
+    assert hint in result.message, result.message
+    assert "NOT YET" in capsys.readouterr().out
+
+
+CHECKS = sorted({c for c, _ in RIGHT}, key=lambda c: c.__name__)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
+def test_stubs_and_crashes_are_feedback_not_tracebacks(check):
+    assert "not implemented yet" in check(not_implemented).message
+    assert "your code raised KeyError" in check(crashes).message
+    assert '{}["missing"]' in check(crashes).message
+    assert "expected" in check(lambda *args: "a string").message
+
+
+def test_decoder_layer_check_leaves_the_global_random_stream_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    checks.check_decoder_layer(decoder_layer)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_parameter_count_check_leaves_the_global_random_stream_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    checks.check_transformer_parameter_count(right_count)
+    assert torch.equal(torch.rand(3), expected)
