@@ -1,5 +1,10 @@
-"""Exercise checks accept right answers and explain wrong ones without raising."""
+"""Exercise checks accept right answers and explain wrong ones without raising.
 
+This file holds the cases of chapters 1-2 and runs the same three tests over every chapter's
+RIGHT and WRONG tables (tests/test_checks_chNN.py hold the cases of later chapters).
+"""
+
+import importlib
 import math
 
 import pytest
@@ -45,7 +50,7 @@ def mean_largest_weight(d_k, scaled, seed=7):
     return scores.softmax(-1).max(-1).values.mean().item()
 
 
-RIGHT = [
+RIGHT_CH01_02 = [
     (checks.check_sinusoidal_encoding, tl.sinusoidal_positional_encoding),
     (checks.check_pad_batch, right_pad_batch),
     (checks.check_relative_position_matrix, right_relative_matrix),
@@ -59,7 +64,7 @@ RIGHT = [
      lambda tok, words: sum(len(tok.encode(w).ids) == 1 for w in words) / len(words)),
 ]
 
-WRONG = [
+WRONG_CH01_02 = [
     (checks.check_sinusoidal_encoding, lambda n, d: tl.sinusoidal_positional_encoding(n, d).T,
      "wrong shape"),
     (checks.check_sinusoidal_encoding, lambda n, d: tl.sinusoidal_positional_encoding(n, d, base=100),
@@ -92,10 +97,24 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize("check, answer", RIGHT, ids=[c.__name__ for c, _ in RIGHT])
+CHAPTERS = [importlib.import_module(f"test_checks_ch0{n}") for n in (3, 4, 5, 6)]
+RIGHT = RIGHT_CH01_02 + [case for chapter in CHAPTERS for case in chapter.RIGHT]
+WRONG = WRONG_CH01_02 + [case for chapter in CHAPTERS for case in chapter.WRONG]
+CHECKS = sorted({check for check, _ in RIGHT}, key=lambda check: check.__name__)
+
+
+def case_id(check, answer):
+    return f"{check.__name__}-{getattr(answer, '__name__', 'answer')}"
+
+
+def test_every_exported_check_is_tested():
+    assert {c.__name__ for c in CHECKS} == {n for n in dir(checks) if n.startswith("check_")}
+
+
+@pytest.mark.parametrize("check, answer", RIGHT, ids=[case_id(*case) for case in RIGHT])
 def test_right_answers_pass(check, answer, capsys):
     result = check(answer)
-    assert result and result.passed
+    assert result and result.passed, result.message
     assert "PASSED" in capsys.readouterr().out
 
 
@@ -107,7 +126,7 @@ def test_wrong_answers_get_a_hint(check, answer, hint, capsys):
     assert "NOT YET" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("check", [c for c, _ in RIGHT], ids=[c.__name__ for c, _ in RIGHT])
+@pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
 def test_stubs_and_crashes_are_feedback_not_tracebacks(check):
     assert "not implemented yet" in check(not_implemented).message
     assert "your code raised KeyError" in check(crashes).message
