@@ -4,6 +4,7 @@ This file holds the cases of chapters 1-2 and runs the same three tests over eve
 RIGHT and WRONG tables (tests/test_checks_chNN.py hold the cases of later chapters).
 """
 
+import collections
 import importlib
 import math
 
@@ -73,6 +74,8 @@ WRONG_CH01_02 = [
     (checks.check_pad_batch, lambda s, p: (right_pad_batch(s, p)[0].float(), right_pad_batch(s, p)[1]),
      "must have dtype torch.long"),
     (checks.check_relative_position_matrix, lambda k, d: torch.eye(d), "wrong values"),
+    (checks.check_relative_position_matrix, lambda k, d: right_relative_matrix(k, d).T, "wrong values"),
+    (checks.check_relative_position_matrix, lambda k, d: torch.eye(d + 1), "expected a ("),
     (checks.check_attention_weights, lambda q, k: (q @ k.transpose(-2, -1)).softmax(-1),
      "forgot to divide the scores by sqrt(d_k)"),
     (checks.check_attention_weights, lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]),
@@ -86,6 +89,7 @@ WRONG_CH01_02 = [
      "attend to itself"),
     (checks.check_split_heads,
      lambda x, h: x.view(x.shape[0], h, x.shape[1], x.shape[2] // h), "heads mix up positions"),
+    (checks.check_split_heads, lambda x, h: x.view(x.shape[0], x.shape[1], h, -1), "wrong shape"),
     (checks.check_masked_attention, lambda q, k, v, m: tl.scaled_dot_product_attention(q, k, v)[0],
      "leaks the future"),
     (checks.check_masked_attention, lambda q, k, v, m: q, "wrong values"),
@@ -94,6 +98,9 @@ WRONG_CH01_02 = [
     (checks.check_softmax_saturation, lambda d, s: torch.tensor(mean_largest_weight(d, s)),
      "use .item()"),
     (checks.check_whole_word_fraction, lambda tok, words: 1 / len(words), "expected"),
+    (checks.check_whole_word_fraction,
+     lambda tok, words: sum(len(tok.encode(w).ids) == 1 for w in words), "expected"),
+    (checks.check_whole_word_fraction, lambda tok, words: len(words) > 0, "expected a number"),
 ]
 
 
@@ -107,8 +114,10 @@ def case_id(check, answer):
     return f"{check.__name__}-{getattr(answer, '__name__', 'answer')}"
 
 
-def test_every_exported_check_is_tested():
+def test_every_exported_check_is_tested_with_two_wrong_answers():
     assert {c.__name__ for c in CHECKS} == {n for n in dir(checks) if n.startswith("check_")}
+    wrong = collections.Counter(check.__name__ for check, _, _ in WRONG)
+    assert all(wrong[check.__name__] >= 2 for check in CHECKS), wrong
 
 
 @pytest.mark.parametrize("check, answer", RIGHT, ids=[case_id(*case) for case in RIGHT])

@@ -1,0 +1,135 @@
+"""The coursework tool: student versions that run to the end, bad input, bulk checking."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from transformer_lib import coursework
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def run_tool(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "transformer_lib.coursework", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+def execute(notebook, folder):
+    NotebookClient(notebook, timeout=300, allow_errors=False, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return "\n".join(output.get("text", "") for cell in notebook.cells
+                     for output in cell.get("outputs", []) if output.get("name") == "stdout")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_student_version_runs_to_the_end_with_every_check_not_implemented(chapter, tmp_path):
+    full = nbformat.read(chapter, as_version=4)
+    (written,) = coursework.make_student_versions(chapter, tmp_path)
+    student = nbformat.read(written, as_version=4)
+    sources = "\n".join(cell.source for cell in student.cells)
+    assert coursework.BEGIN not in sources and coursework.END not in sources
+    solutions = sum(coursework.BEGIN in cell.source for cell in full.cells)
+    assert sources.count(coursework.STUB) == solutions
+    assert all(not cell.get("outputs") for cell in student.cells if cell.cell_type == "code")
+    assert [c.source for c in student.cells if c.cell_type == "markdown"] == \
+        [c.source for c in full.cells if c.cell_type == "markdown"]  # the text is intact
+
+    env_threads = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        printed = execute(student, chapter.parent)  # raises if any cell fails
+    finally:
+        if env_threads is None:
+            os.environ.pop("OMP_NUM_THREADS")
+        else:
+            os.environ["OMP_NUM_THREADS"] = env_threads
+    reports = re.findall(r"^\[(PASSED|NOT YET)\] (.+?): (.*)$", printed, re.M)
+    checked = sum(bool(re.match(r"assert checks\.check_", c.source)) for c in full.cells)
+    assert len(reports) == checked >= 3
+    assert all(status == "NOT YET" and "not implemented yet" in message
+               for status, _, message in reports), reports
+
+
+def test_whole_book_in_one_command(tmp_path):
+    result = run_tool("student", "notebooks", "-o", tmp_path / "student")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "student").iterdir()) == [p.name for p in CHAPTERS]
+
+
+def notebook_with(*sources):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    return notebook
+
+
+@pytest.mark.parametrize("source, message", [
+    ("def f():\n    ### BEGIN SOLUTION\n    return 1\n", "BEGIN SOLUTION without ### END SOLUTION"),
+    ("def f():\n    return 1\n    ### END SOLUTION\n", "END SOLUTION without ### BEGIN SOLUTION"),
+    ("def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    ### END SOLUTION\n",
+     "inside another solution"),
+])
+def test_unbalanced_markers_are_refused_and_nothing_is_written(tmp_path, source, message):
+    path = tmp_path / "01_bad.ipynb"
+    nbformat.write(notebook_with("x = 1", source), path)
+    result = run_tool("student", path, "-o", tmp_path / "out")
+    assert result.returncode == 2
+    assert message in result.stderr and "cell 1" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("content", ["just some text", json.dumps({"cells": "not a list"})])
+def test_a_file_that_is_not_a_notebook_is_refused(tmp_path, content):
+    path = tmp_path / "01_fake.ipynb"
+    path.write_text(content)
+    result = run_tool("student", path, "-o", tmp_path / "out")
+    assert result.returncode == 2 and "is not a Jupyter notebook" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_existing_output_is_never_overwritten(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / CHAPTERS[1].name).write_text("the student's work")
+    result = run_tool("student", "notebooks", "-o", out)
+    assert result.returncode == 2 and "already exists" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [CHAPTERS[1].name]  # nothing else written
+    assert (out / CHAPTERS[1].name).read_text() == "the student's work"
+
+
+def test_missing_input_is_refused(tmp_path):
+    result = run_tool("student", tmp_path / "nope.ipynb", "-o", tmp_path / "out")
+    assert result.returncode == 2 and "no such file" in result.stderr
+
+
+def test_bulk_check_prints_a_table_of_exercises_by_student(tmp_path):
+    solution = "def causal(T):\n    ### BEGIN SOLUTION\n    return torch.ones(T, T, dtype=torch.bool).tril()\n    ### END SOLUTION"
+    source = notebook_with("import torch\nfrom transformer_lib import checks", solution,
+                           "assert checks.check_causal_mask(causal)")
+    nbformat.write(source, tmp_path / "02_task.ipynb")
+    assert run_tool("student", tmp_path / "02_task.ipynb", "-o", tmp_path / "bob").returncode == 0
+    (tmp_path / "alice").mkdir()
+    nbformat.write(source, tmp_path / "alice" / "02_task.ipynb")
+    leaky = notebook_with("import torch\nfrom transformer_lib import checks",
+                          "def causal(T):\n    return torch.ones(T, T, dtype=torch.bool).triu()",
+                          "checks.check_causal_mask(causal)")
+    (tmp_path / "carol").mkdir()
+    nbformat.write(leaky, tmp_path / "carol" / "02_task.ipynb")
+    (tmp_path / "02_task.ipynb").unlink()
+
+    result = run_tool("check", tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("|")[1].strip(): line for line in result.stdout.splitlines()[2:]}
+    assert "| yes | 1/1 |" in rows["alice/02_task"]
+    assert "| no | 0/1 |" in rows["bob/02_task"]
+    assert "| no | 0/1 |" in rows["carol/02_task"]
+    results = coursework.check_submissions(tmp_path)
+    assert "leaks the future" in results["carol/02_task"]["causal mask"]
+    assert "not implemented yet" in results["bob/02_task"]["causal mask"]
