@@ -30,7 +30,9 @@ def _same(got, wrong: torch.Tensor) -> bool:
     )
 
 
-def _typical_layer_mistakes(layer: EncoderLayer, x, mask, norm_first: bool) -> dict[str, torch.Tensor]:
+def _typical_layer_mistakes(
+    layer: EncoderLayer, x: torch.Tensor, mask: torch.Tensor, norm_first: bool
+) -> dict[str, torch.Tensor]:
     """What the usual wrong encoder layers compute, with the layer's own pieces."""
     attn, ffn = layer.self_attn, layer.ffn
     norm1, norm2 = layer.attn_block.norm, layer.ffn_block.norm
@@ -102,7 +104,8 @@ def check_encoder_layer(student_fn: Callable) -> CheckResult:
                            layer.attn_block.norm, layer.ffn_block.norm, norm_first)
                 if isinstance(got, torch.Tensor) and got.shape == expected.shape:
                     if not torch.allclose(got.detach().float(), expected, atol=1e-5, rtol=1e-4):
-                        for hint, wrong in _typical_layer_mistakes(layer, x, mask, norm_first).items():
+                        mistakes = _typical_layer_mistakes(layer, x, mask, norm_first)
+                        for hint, wrong in mistakes.items():
                             if _same(got, wrong):
                                 raise Failure(hint)
             compare(got, expected, {"x": x, "mask": mask, "norm_first": norm_first,
@@ -201,8 +204,10 @@ def check_masked_mean_pooling(student_fn: Callable) -> CheckResult:
             got = call(student_fn, h.clone(), mask.clone())
             hints = {
                 "you averaged over the padding too: sum the real positions only": h.mean(1),
-                "divide by the number of real tokens (mask.sum), not by S": (h * keep).sum(1) / length,
-                "that is the sum over the real positions; divide it by their number": (h * keep).sum(1),
+                "divide by the number of real tokens (mask.sum), not by S":
+                    (h * keep).sum(1) / length,
+                "that is the sum over the real positions; divide it by their number":
+                    (h * keep).sum(1),
             }
             for hint, wrong in hints.items():
                 if not torch.allclose(wrong, expected) and _same(got, wrong):
