@@ -7,6 +7,7 @@ RIGHT and WRONG tables (tests/test_checks_chNN.py hold the cases of later chapte
 import collections
 import importlib
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -104,7 +105,8 @@ WRONG_CH01_02 = [
 ]
 
 
-CHAPTERS = [importlib.import_module(f"test_checks_ch0{n}") for n in (3, 4, 5, 6)]
+CHAPTER_FILES = sorted(Path(__file__).parent.glob("test_checks_ch[0-9][0-9].py"))
+CHAPTERS = [importlib.import_module(path.stem) for path in CHAPTER_FILES]
 RIGHT = RIGHT_CH01_02 + [case for chapter in CHAPTERS for case in chapter.RIGHT]
 WRONG = WRONG_CH01_02 + [case for chapter in CHAPTERS for case in chapter.WRONG]
 CHECKS = sorted({check for check, _ in RIGHT}, key=lambda check: check.__name__)

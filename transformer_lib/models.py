@@ -88,3 +88,22 @@ class DecoderOnlyLM(nn.Module):
         if self.final_norm is not None:
             x = self.final_norm(x)
         return self.output(x)  # (B, T, V)
+
+
+class MaskedLanguageModel(nn.Module):
+    """An encoder with an output layer over the vocabulary, trained BERT-style (chapter 7).
+
+    Shape:
+        ids ``(B, S)`` (some replaced by the mask token); returns logits ``(B, S, V)``.
+    """
+
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.output = nn.Linear(cfg.d_model, cfg.vocab_size, bias=not cfg.share_embeddings)
+        if cfg.share_embeddings:
+            self.output.weight = self.encoder.embedding.token.embedding.weight
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.output(self.encoder(ids, mask))  # (B, S, V)

@@ -14,3 +14,9 @@ from transformer_lib.checks.ch03 import *  # noqa: F403
 from transformer_lib.checks.ch04 import *  # noqa: F403
 from transformer_lib.checks.ch05 import *  # noqa: F403
 from transformer_lib.checks.ch06 import *  # noqa: F403
+from transformer_lib.checks.ch07 import *  # noqa: F403
+from transformer_lib.checks.ch08 import *  # noqa: F403
+from transformer_lib.checks.ch09 import *  # noqa: F403
+from transformer_lib.checks.ch10 import *  # noqa: F403
+from transformer_lib.checks.ch11 import *  # noqa: F403
+from transformer_lib.checks.ch12 import *  # noqa: F403

@@ -1,0 +1,3 @@
+"""Exercise checks of chapter 10 (being written)."""
+
+__all__: list[str] = []

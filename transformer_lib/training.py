@@ -1,0 +1,287 @@
+"""Chapter 7: the loss, the learning-rate schedule, and one training loop for every model.
+
+The loop knows nothing about the model: it asks ``get_batch(step)`` for a batch and
+``loss_fn(model, batch)`` for a scalar loss. The same loop trains the translator, the language
+model, the classifier and the tagger of the later chapters.
+
+See: notebooks/07_training.ipynb
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from transformer_lib import _validate
+from transformer_lib.checkpoint import load_checkpoint, save_checkpoint
+
+__all__ = [
+    "History",
+    "fit",
+    "label_smoothed_cross_entropy",
+    "lm_loss",
+    "load_checkpoint",
+    "mask_tokens",
+    "mlm_loss",
+    "noam_lr",
+    "noam_optimizer",
+    "perplexity",
+    "save_checkpoint",
+    "seq2seq_loss",
+    "smoothed_targets",
+]
+
+
+def smoothed_targets(targets: torch.Tensor, n_classes: int, smoothing: float) -> torch.Tensor:
+    """The target distribution of label smoothing: ``(1 - eps)`` on the right class + ``eps / V``.
+
+    This is PyTorch's definition (``nn.CrossEntropyLoss(label_smoothing=eps)``): the mass ``eps``
+    is spread uniformly over all ``V`` classes, the right one included.
+
+    Shape:
+        targets ``(N,)`` class ids; returns ``(N, V)``, each row summing to 1.
+    """
+    _validate.probability("smoothing", smoothing)
+    one_hot = F.one_hot(targets, n_classes).float()
+    return one_hot * (1 - smoothing) + smoothing / n_classes
+
+
+def label_smoothed_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, smoothing: float = 0.1, ignore_index: int | None = None
+) -> torch.Tensor:
+    """Cross-entropy against the smoothed targets, averaged over the positions not ignored.
+
+    Equal to ``F.cross_entropy(logits, targets, label_smoothing=smoothing, ignore_index=...)``.
+
+    Shape:
+        logits ``(N, V)``, targets ``(N,)``; returns a scalar.
+    """
+    logits = _validate.rank("logits", logits, (2,), "(N, V)")
+    if targets.shape != logits.shape[:1]:
+        raise ValueError(f"targets must have shape ({logits.shape[0]},), got {tuple(targets.shape)}")
+    keep = torch.ones_like(targets, dtype=torch.bool) if ignore_index is None else targets != ignore_index
+    log_probs = logits[keep].log_softmax(dim=-1)  # (N_kept, V)
+    target_dist = smoothed_targets(targets[keep], logits.shape[-1], smoothing)  # (N_kept, V)
+    return -(target_dist * log_probs).sum(dim=-1).mean()
+
+
+def noam_lr(step: int, d_model: int, warmup: int, factor: float = 1.0) -> float:
+    """The paper's learning rate (section 5.3): ``D^-0.5 * min(step^-0.5, step * warmup^-1.5)``.
+
+    It grows linearly for ``warmup`` steps, then decays as ``1 / sqrt(step)``. ``step`` starts at 1.
+    """
+    _validate.positive_int("step", step)
+    _validate.positive_int("d_model", d_model)
+    _validate.positive_int("warmup", warmup)
+    return factor * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
+
+
+def noam_optimizer(
+    model: nn.Module, d_model: int, warmup: int = 4000, factor: float = 1.0
+) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
+    """Adam with the paper's settings (beta1 0.9, beta2 0.98, eps 1e-9) and its warmup schedule.
+
+    Call ``scheduler.step()`` after each ``optimizer.step()``; optimizer step k (from 1) then uses
+    ``noam_lr(k, d_model, warmup, factor)``.
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda i: noam_lr(i + 1, d_model, warmup, factor)
+    )
+    return optimizer, scheduler
+
+
+def seq2seq_loss(model: nn.Module, batch, smoothing: float = 0.0) -> torch.Tensor:
+    """Teacher forcing: the decoder reads ``batch.tgt_in`` and is scored on ``batch.tgt_out``.
+
+    Padding positions (``model.cfg.pad_id``) are left out of the average.
+    """
+    logits = model(batch.src, batch.tgt_in)  # (B, T, V)
+    pad = model.cfg.pad_id
+    return label_smoothed_cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), smoothing, pad)
+
+
+def lm_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Next-token prediction: ``batch = (inputs, targets)``, targets are the inputs shifted by one.
+
+    Shape: inputs ``(B, T)``, targets ``(B, T)``; positions whose target is -100 are ignored.
+    """
+    inputs, targets = batch
+    logits = model(inputs)  # (B, T, V)
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+
+
+def mask_tokens(
+    ids: torch.Tensor,
+    mask_id: int,
+    vocab_size: int,
+    special_ids: tuple[int, ...] = (0,),
+    mask_prob: float = 0.15,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's masking (Devlin et al., 2019): choose ``mask_prob`` of the tokens to predict.
+
+    Of the chosen tokens, 80% become ``mask_id``, 10% a random token, 10% stay as they are.
+    Special tokens (padding, ...) are never chosen.
+
+    Shape:
+        ids ``(B, S)``; returns ``(inputs, labels)``, both ``(B, S)``, labels -100 where nothing
+        is to be predicted.
+    """
+    _validate.probability("mask_prob", mask_prob)
+    device = ids.device
+    ids = ids.cpu()
+    draw = torch.rand(ids.shape, generator=generator)
+    special = torch.isin(ids, torch.tensor(special_ids))
+    chosen = (draw < mask_prob) & ~special
+    labels = torch.where(chosen, ids, torch.full_like(ids, -100))
+    how = torch.rand(ids.shape, generator=generator)
+    random_ids = torch.randint(0, vocab_size, ids.shape, generator=generator)
+    inputs = torch.where(chosen & (how < 0.8), torch.full_like(ids, mask_id), ids)
+    inputs = torch.where(chosen & (how >= 0.8) & (how < 0.9), random_ids, inputs)
+    return inputs.to(device), labels.to(device)
+
+
+def mlm_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Masked language modelling: predict the original token at each chosen position.
+
+    ``batch = mask_tokens(...)``: the inputs with masks, and labels (-100 where not chosen).
+    """
+    inputs, labels = batch
+    logits = model(inputs)  # (B, S, V)
+    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+
+
+@dataclass
+class History:
+    """What a training run recorded: one loss and learning rate per step, and the evaluations.
+
+    ``step`` is the number of optimizer steps done so far; ``evals`` maps a metric's name to its
+    values, measured at the steps in ``eval_steps``.
+    """
+
+    step: int = 0
+    losses: list[float] = field(default_factory=list)
+    lrs: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    evals: dict[str, list[float]] = field(default_factory=dict)
+    interrupted: bool = False
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "losses": self.losses, "lrs": self.lrs,
+                "eval_steps": self.eval_steps, "evals": self.evals}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> History:
+        return cls(state["step"], list(state["losses"]), list(state["lrs"]),
+                   list(state["eval_steps"]), {k: list(v) for k, v in state["evals"].items()})
+
+
+def _to_device(batch, device):
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to_device(b, device) for b in batch)
+    return batch.to(device) if hasattr(batch, "to") else batch
+
+
+def _run_eval(model, evaluate, history, log) -> None:
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        metrics = evaluate(model)
+    model.train(was_training)
+    history.eval_steps.append(history.step)
+    for name, value in metrics.items():
+        history.evals.setdefault(name, []).append(float(value))
+    if log:
+        shown = "  ".join(f"{k} {float(v):.4f}" for k, v in metrics.items())
+        print(f"step {history.step:5d}  train loss {history.losses[-1]:.4f}  {shown}")
+
+
+def fit(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    get_batch: Callable[[int], object],
+    loss_fn: Callable[[nn.Module, object], torch.Tensor],
+    steps: int,
+    *,
+    scheduler=None,
+    clip_norm: float | None = 1.0,
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+    eval_every: int | None = None,
+    checkpoint: str | None = None,
+    checkpoint_every: int | None = None,
+    history: History | None = None,
+    progress: bool = True,
+    log: bool = True,
+) -> History:
+    """Train ``model`` until ``steps`` optimizer steps are done in total, and return the history.
+
+    Each step: ``batch = get_batch(step)`` (moved to the model's device), ``loss = loss_fn(model,
+    batch)``, backward, gradient clipping to ``clip_norm`` (None: no clipping), optimizer step,
+    scheduler step. ``evaluate(model)`` (run under ``model.eval()`` and ``torch.no_grad()``)
+    returns named metrics every ``eval_every`` steps and at the end. A checkpoint is written to
+    ``checkpoint`` every ``checkpoint_every`` steps and at the end.
+
+    Pass the ``history`` of an earlier run (e.g. from ``load_checkpoint``) to continue it.
+    Interrupting the loop (KeyboardInterrupt) stops it cleanly: the last complete checkpoint
+    stays on disk, and the history returned has ``interrupted=True``.
+    """
+    _validate.positive_int("steps", steps)
+    for name, value in (("eval_every", eval_every), ("checkpoint_every", checkpoint_every)):
+        if value is not None:
+            _validate.positive_int(name, value)
+    if checkpoint_every is not None and checkpoint is None:
+        raise ValueError("checkpoint_every is set but checkpoint (the file to write) is None")
+    history = History() if history is None else history
+    if history.step > steps:
+        raise ValueError(f"steps={steps} is fewer than the {history.step} steps already done")
+    history.interrupted = False
+    device = next(model.parameters()).device
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=steps, initial=history.step, disable=not progress, leave=False, desc="training")
+    model.train()
+    try:
+        while history.step < steps:
+            batch = _to_device(get_batch(history.step), device)
+            loss = loss_fn(model, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the loss became {loss.item()} at step {history.step}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+            history.lrs.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            history.losses.append(loss.item())
+            history.step += 1
+            bar.update(1)
+            if evaluate is not None and eval_every and history.step % eval_every == 0 and history.step < steps:
+                _run_eval(model, evaluate, history, log)
+            if checkpoint_every and history.step % checkpoint_every == 0:
+                save_checkpoint(checkpoint, model, optimizer, scheduler, history.state_dict())
+    except KeyboardInterrupt:
+        history.interrupted = True
+        print(f"interrupted after step {history.step}; the last complete checkpoint is kept")
+        return history
+    finally:
+        bar.close()
+    if evaluate is not None:
+        _run_eval(model, evaluate, history, log)
+    if checkpoint is not None:
+        save_checkpoint(checkpoint, model, optimizer, scheduler, history.state_dict())
+    return history
+
+
+def perplexity(loss: float) -> float:
+    """``exp(loss)``: the effective number of equally likely next tokens."""
+    return math.exp(loss)
