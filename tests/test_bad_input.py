@@ -8,6 +8,8 @@ import pytest
 import torch
 
 import transformer_lib as tl
+from transformer_lib import data, decoding, training
+from transformer_lib.coursework import CourseworkError
 
 MHA = tl.MultiHeadAttention(8, 2)
 
@@ -104,3 +106,75 @@ def test_misuse_of_the_layers_gets_a_clear_error(name, call, error, message):
     with pytest.raises(error) as info:
         call()
     assert message in str(info.value), f"{name}: message was {info.value}"
+
+
+def _checkpoint_of(cfg_overrides):
+    """A checkpoint file written from a tiny model with the given configuration."""
+    import tempfile
+
+    from transformer_lib import training
+
+    folder = tempfile.mkdtemp()
+    model = tl.Transformer(tl.TransformerConfig(**CFG | cfg_overrides))
+    return training.save_checkpoint(f"{folder}/run.pt", model)
+
+
+def _load_into(path, cfg_overrides):
+    from transformer_lib import training
+
+    return training.load_checkpoint(path, tl.Transformer(tl.TransformerConfig(**CFG | cfg_overrides)))
+
+
+def _coursework(tmp_text):
+    import tempfile
+    from pathlib import Path
+
+    from transformer_lib import coursework
+
+    path = Path(tempfile.mkdtemp()) / "01_not_a_notebook.ipynb"
+    path.write_text(tmp_text)
+    return coursework.make_student_versions(path, path.parent / "out")
+
+
+def _decoder_only():
+    return tl.DecoderOnlyLM(tl.TransformerConfig(**CFG)).eval()
+
+
+TRAINING_CASES = [
+    ("checkpoint from another config", lambda: _load_into(_checkpoint_of({"d_ff": 16}), {"d_ff": 32}),
+     ValueError, "comes from another configuration: d_ff=16 (this model: 32)"),
+    ("non-notebook to the coursework tool", lambda: _coursework("print('hello')"), CourseworkError,
+     "is not a Jupyter notebook"),
+    ("empty batch of pairs", lambda: data.make_seq2seq_batch([], 0, 1, 2), ValueError, "pairs is empty"),
+    ("empty list to pad", lambda: data.pad_sequences([]), ValueError, "seqs is empty"),
+    ("beam of zero", lambda: decoding.beam_search(tl.Transformer(tl.TransformerConfig(**CFG)),
+                                                   torch.tensor([[3, 4]]), 5, 1, 2, beam_size=0),
+     ValueError, "beam_size=0 must be a positive integer"),
+    ("source of rank 1", lambda: decoding.greedy_decode(tl.Transformer(tl.TransformerConfig(**CFG)),
+                                                        torch.tensor([3, 4]), 5, 1, 2),
+     ValueError, "src must have shape (B, S)"),
+    ("temperature zero", lambda: decoding.generate(_decoder_only(), torch.tensor([[3]]), 2, temperature=0),
+     ValueError, "temperature=0 must be > 0"),
+    ("top-k of zero", lambda: decoding.sample_next_token(torch.zeros(1, 5), top_k=0), ValueError,
+     "top_k=0 must be a positive integer"),
+    ("negative training steps", lambda: training.fit(_decoder_only(), None, None, None, -3), ValueError,
+     "steps=-3 must be a positive integer"),
+    ("label smoothing of one", lambda: training.label_smoothed_cross_entropy(
+        torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), smoothing=1.0), ValueError, "smoothing=1.0"),
+    ("masking probability above one", lambda: training.mask_tokens(torch.ones(2, 3, dtype=torch.long), 1, 5,
+                                                                   mask_prob=1.5),
+     ValueError, "mask_prob=1.5"),
+    ("negative step for the sampler", lambda: data.BatchSampler(10, 2).indices(-1), ValueError, "step=-1"),
+    ("warmup of zero", lambda: training.noam_lr(5, 512, 0), ValueError, "warmup=0"),
+]
+
+
+@pytest.mark.parametrize("name, call, error, message", TRAINING_CASES, ids=[c[0] for c in TRAINING_CASES])
+def test_misuse_of_training_and_decoding_gets_a_clear_error(name, call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value), f"{name}: message was {info.value}"
+
+
+def test_the_misuse_tables_are_large():
+    assert len(CASES) + len(MORE_CASES) + len(TRAINING_CASES) >= 50
