@@ -1,0 +1,37 @@
+"""Record what every notebook cell printed under nbval, so a second execution can be compared.
+
+`make test` executes every notebook twice: once here under nbval, once in the website build of
+tests/test_site.py. After both, tests/reproducibility_check.py compares the printed text cell by
+cell: on CPU, two seeded runs must print identical numbers.
+"""
+
+import json
+from pathlib import Path
+
+RECORDS = Path(__file__).parent / "_build" / "test-runs" / "nbval"
+_printed: dict[str, dict[str, str]] = {}
+
+
+def printed_text(outputs) -> str:
+    """The text a cell printed (stdout and results), without figures, widgets or stderr."""
+    parts = []
+    for out in outputs:
+        if out.get("output_type") == "stream" and out.get("name") == "stdout":
+            parts.append(out["text"])
+        elif out.get("output_type") == "execute_result":
+            parts.append(out["data"].get("text/plain", ""))
+    return "".join(parts)
+
+
+def pytest_runtest_makereport(item, call):
+    outputs = getattr(item, "test_outputs", None)
+    if call.when == "call" and outputs is not None and hasattr(item, "cell"):
+        notebook = Path(str(item.fspath)).name
+        _printed.setdefault(notebook, {})[item.cell.get("id", str(item.cell_num))] = printed_text(outputs)
+
+
+def pytest_sessionfinish(session):
+    if _printed:
+        RECORDS.mkdir(parents=True, exist_ok=True)
+        for notebook, cells in _printed.items():
+            (RECORDS / f"{notebook}.json").write_text(json.dumps(cells, indent=1))
