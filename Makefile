@@ -32,9 +32,12 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
+# Executions are cached in _build/.jupyter_cache. book/_ext/execution_cache.py empties that cache
+# when the library, the requirements or the installed packages change (jupyter-cache itself only
+# notices a notebook's own code), and runs the notebooks that need it JOBS at a time.
 book: $(STAMP)
 	rm -rf _build/html _build/jupyter_execute
-	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going
+	BOOK_JOBS=$(JOBS) $(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 	@echo
 	@echo "Open the book: $(abspath _build/html/index.html)"
 
@@ -53,3 +56,14 @@ strip: $(STAMP)
 
 clean:
 	rm -rf _build .pytest_cache
+
+# Benchmarks (benchmarks/README.md): what each chapter costs to run, and transformer_lib against
+# PyTorch's own modules. `make bench` writes benchmarks/results/, which the book's appendix page
+# "What it costs to run" (book/costs.md) includes; `make bench QUICK=1` (or `make bench-quick`) is
+# the smoke run, written to _build/bench-quick/ (its numbers are not measurements).
+.PHONY: bench bench-quick
+bench: $(STAMP)
+	$(PY) -m benchmarks.run $(if $(QUICK),--quick)
+
+bench-quick: $(STAMP)
+	$(PY) -m benchmarks.run --quick

@@ -1,7 +1,15 @@
 """Build the website as `make book` does, then read every page, and open it in a real browser.
 
-The build runs once per test session into a temporary folder, with warnings as errors. The browser
-part needs Debian's `chromium` (installed by .ci/run); it is skipped where no chromium is found.
+The build runs once per test session into a temporary folder, with warnings as errors. Its
+notebook executions go through the book's execution cache (_build/.jupyter_cache, emptied by
+book/_ext/execution_cache.py whenever the library, the requirements or the installed packages
+change), so after `make book` this test does not run the chapters again; on a fresh clone it runs
+them in parallel. The executed notebooks are kept in _build/test-runs/site/ for
+tests/reproducibility_check.py.
+
+The browser part needs Debian's `chromium` (installed by .ci/run); it is skipped, with a message
+saying so, where no chromium is found. It saves screenshots of the landing page and of chapter 2 to
+_build/screenshots/ (CI uploads them).
 """
 
 import functools
@@ -13,14 +21,21 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 PAGES = [TOC["root"]] + [c["file"] for part in TOC["parts"] for c in part["chapters"]]
+CHAPTERS = [p for p in PAGES if p.startswith("notebooks/")]
+REPO = CONFIG["repository"]["url"].rstrip("/")
+BRANCH = CONFIG["repository"]["branch"]
 LOCAL_MARKERS = [str(ROOT), str(Path.home()), "site-packages", "/tmp/"]
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+EXECUTED = ROOT / "_build" / "test-runs" / "site"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +49,10 @@ def site(tmp_path_factory):
     assert result.returncode == 0, log[-5000:]
     warnings = [line for line in log.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
     assert not warnings, "\n".join(warnings)
+    shutil.rmtree(EXECUTED, ignore_errors=True)
+    EXECUTED.mkdir(parents=True)
+    for notebook in (out / "_build" / "jupyter_execute" / "notebooks").glob("*.ipynb"):
+        shutil.copy(notebook, EXECUTED / notebook.name)
     return out / "_build" / "html"
 
 
@@ -41,10 +60,16 @@ def html(site, page):
     return (site / f"{page}.html").read_text()
 
 
+def ids_in(text):
+    return set(re.findall(r'\sid="([^"]+)"', text))
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page_is_built_with_a_title(site, page):
-    title = re.search(r"<title>(.*?)</title>", html(site, page), re.S)
+    text = html(site, page)
+    title = re.search(r"<title>(.*?)</title>", text, re.S)
     assert title and title.group(1).strip()
+    assert re.search(r"<h1>.+?</h1>", text, re.S), f"{page} has no heading"
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -52,9 +77,17 @@ def test_page_images_and_links_resolve(site, page):
     text, folder = html(site, page), (site / page).parent
     for src in re.findall(r'<img[^>]+src="([^"]+)"', text):
         if not src.startswith(("http", "data:")):
-            assert (folder / src).resolve().exists(), f"{page}: missing image {src}"
-    for href in re.findall(r'href="([^"#:?]+\.html)[^"]*"', text):
-        assert (folder / href).resolve().exists(), f"{page}: broken link {href}"
+            assert (folder / unquote(src.split("?")[0])).resolve().is_file(), f"{page}: missing image {src}"
+    for href in re.findall(r'<a [^>]*href="([^"]+)"', text):
+        if href.startswith(("http:", "https:", "mailto:", "javascript:", "data:")):
+            continue
+        url = urlsplit(href)
+        target = (folder / unquote(url.path)).resolve() if url.path else site / f"{page}.html"
+        if target.is_dir():
+            target = target / "index.html"
+        assert target.is_file(), f"{page}: broken link {href}"
+        if url.fragment and target.suffix == ".html":
+            assert url.fragment in ids_in(target.read_text()), f"{page}: link to a missing anchor {href}"
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -64,22 +97,74 @@ def test_page_says_nothing_about_this_machine(site, page):
         assert marker not in text, f"{page} contains the local path {marker!r}"
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if p.startswith("notebooks/")])
+@pytest.mark.parametrize("page", CHAPTERS)
 def test_chapter_shows_figures_and_equations(site, page):
     text = html(site, page)
     assert len(re.findall(r'<img[^>]+src="[^"]*_images/', text)) >= 2, f"{page}: fewer than 2 figures"
     assert 'class="math' in text, f"{page}: no math"
 
 
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_chapter_has_launch_download_and_repository_buttons(site, page):
+    text = html(site, page)
+    owner_repo = urlsplit(REPO).path.strip("/")
+    notebook = f"{page}.ipynb"
+    assert f"https://mybinder.org/v2/gh/{owner_repo}/{BRANCH}?urlpath=lab/tree/{notebook}" in text
+    assert f"https://colab.research.google.com/github/{owner_repo}/blob/{BRANCH}/{notebook}" in text
+    assert "initThebeSBT()" in text, f"{page}: no live-code (Thebe) button"
+    assert f'repo: "{owner_repo}"' in text and f'ref: "{BRANCH}"' in text, f"{page}: Thebe's Binder repo"
+    assert f'href="{REPO}"' in text, f"{page}: no repository button"
+    assert f"{REPO}/issues/new" in text, f"{page}: no issues button"
+    assert f"_sources/{notebook}" in text, f"{page}: no download button for the notebook"
+
+
+def test_chapters_are_numbered_in_the_navigation(site):
+    text = html(site, TOC["root"])
+    navigation = text[text.index('bd-docs-nav'):]
+    navigation = navigation[:navigation.index("</nav>")]
+    for number, page in enumerate(CHAPTERS, start=1):
+        link = re.search(rf'<a class="reference internal" href="[^"]*{Path(page).name}\.html">(.*?)</a>',
+                         navigation, re.S)
+        assert link and link.group(1).strip().startswith(f"{number}. "), f"{page} is not numbered {number}"
+
+
+def test_logo_and_favicon(site):
+    text = html(site, TOC["root"])
+    assert re.search(r'<link rel="icon" href="[^"]*favicon\.png"', text)
+    assert re.search(r'<img src="[^"]*logo\.svg"', text)
+
+
+def test_no_widget_or_math_script_from_a_cdn(site):
+    for page in PAGES:
+        scripts = re.findall(r'<script[^>]+src="(https?://[^"]+)"', html(site, page))
+        assert not scripts, f"{page} loads scripts from the web: {scripts}"
+
+
+def test_bibliography_lists_the_references(site):
+    assert len(re.findall(r'class="citation"|<div class="citation"|role="doc-biblioentry"|'
+                          r'<dt class="label"', html(site, "book/bibliography"))) >= 5
+
+
+def test_execution_statistics_list_every_chapter(site):
+    text = html(site, "book/execution_statistics")
+    text = text[text.index("<table"):]
+    for page in CHAPTERS:
+        row = re.search(rf"{Path(page).name}.*?</tr>", text, re.S)
+        assert row, f"{page} missing from the execution statistics"
+        assert re.search(r"<td><p>\d+(\.\d+)?</p></td>", row.group(0)), f"{page}: no run time"
+
+
 # In the browser -------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def browser_page(site):
+def browser(site):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
-        pytest.skip("no chromium on this machine (Debian: apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        pytest.skip("no chromium on this machine, so the pages were not opened in a browser "
+                    "(Debian: apt-get install chromium; .ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
     class QuietHandler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -94,27 +179,76 @@ def browser_page(site):
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )
-        yield browser.new_page(), f"http://127.0.0.1:{server.server_address[1]}"
+        yield browser, f"http://127.0.0.1:{server.server_address[1]}"
         browser.close()
     server.shutdown()
 
 
+def open_page(browser, url):
+    """Open a page in a fresh tab; return the tab and what went wrong while it loaded."""
+    browser, base = browser
+    tab = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = {"javascript": [], "console": [], "external": [], "failed": []}
+    tab.on("pageerror", lambda error: problems["javascript"].append(str(error)))
+    tab.on("console", lambda m: m.type == "error" and problems["console"].append(m.text))
+    tab.on("requestfailed", lambda r: problems["failed"].append(f"{r.url} ({r.failure})"))
+
+    def route(request_route):  # the site must work offline: record and refuse the web
+        if request_route.request.url.startswith(base):
+            request_route.continue_()
+        else:
+            problems["external"].append(request_route.request.url)
+            request_route.abort()
+
+    tab.route("**/*", route)
+    response = tab.goto(f"{base}/{url}", wait_until="load")
+    assert response.ok, f"{url}: HTTP {response.status}"
+    tab.wait_for_load_state("networkidle")
+    return tab, problems
+
+
 @pytest.mark.parametrize("page", PAGES)
-def test_page_renders_in_a_browser(browser_page, page):
-    tab, base = browser_page
-    errors = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    response = tab.goto(f"{base}/{page}.html", wait_until="load")
-    assert response.ok
+def test_page_renders_in_a_browser(browser, page):
+    tab, problems = open_page(browser, f"{page}.html")
     assert tab.title().strip()
-    broken = tab.evaluate(
-        "[...document.images].filter(i => i.complete && i.naturalWidth === 0).map(i => i.src)")
+    assert tab.locator("article.bd-article h1").first.is_visible(), f"{page}: no visible heading"
+    tab.wait_for_function("[...document.images].every(i => i.complete)")
+    broken = tab.evaluate("[...document.images].filter(i => i.naturalWidth === 0).map(i => i.src)")
     assert not broken, f"images that did not load: {broken}"
-    math_nodes = tab.locator(".math").count()
+    math_nodes = tab.locator("main .math").count()
+    if page in CHAPTERS:
+        assert math_nodes, f"{page}: no math"
     if math_nodes:
         tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
         tab.evaluate("MathJax.startup.promise")
-        assert tab.locator("mjx-container").count() >= math_nodes, "some equations not typeset"
+        assert tab.locator("main mjx-container").count() >= math_nodes, "some equations not typeset"
         assert tab.locator("mjx-merror").count() == 0, "MathJax reported an error"
         assert tab.locator('mjx-mtext[style*="color: red"]').count() == 0, "undefined TeX macro"
-    assert not errors, f"JavaScript errors: {errors}"
+    widgets = tab.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+    assert widgets == 0, (f"{page}: {widgets} widget(s) that show as a blank box without a kernel; "
+                          "tag the cell remove-output and show a static figure beside it")
+    tab.close()
+    assert not problems["javascript"], f"JavaScript errors: {problems['javascript']}"
+    assert not problems["console"], f"errors in the browser console: {problems['console']}"
+    assert not problems["external"], f"requests to the web (a CDN?): {problems['external']}"
+    assert not problems["failed"], f"requests that failed: {problems['failed']}"
+
+
+def test_screenshots(browser):
+    """The landing page and chapter 2, as a reader sees them; kept as CI artifacts."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab, _ = open_page(browser, "index.html")  # the site's root redirects to the landing page
+    tab.wait_for_url(f"**/{TOC['root']}.html")
+    tab.screenshot(path=SCREENSHOTS / "landing.png")
+    tab.close()
+    chapter = next(p for p in CHAPTERS if Path(p).name.startswith("02_"))
+    tab, _ = open_page(browser, f"{chapter}.html")
+    tab.evaluate("MathJax.startup.promise")
+    tab.screenshot(path=SCREENSHOTS / "chapter-02.png")
+    # further down: a figure, with the equations and text around it
+    tab.locator("main img[src*='_images/']").nth(1).scroll_into_view_if_needed()
+    tab.evaluate("window.scrollBy(0, -250)")
+    tab.screenshot(path=SCREENSHOTS / "chapter-02-figure.png")
+    tab.close()
+    for name in ("landing.png", "chapter-02.png", "chapter-02-figure.png"):
+        assert (SCREENSHOTS / name).stat().st_size > 20_000, f"{name} looks empty"
