@@ -41,9 +41,13 @@ book: $(STAMP)
 	@echo
 	@echo "Open the book: $(abspath _build/html/index.html)"
 
+# Every notebook runs twice: under nbval and in the site build (tests/test_site.py). Afterwards
+# tests/reproducibility_check.py checks that both runs printed the same numbers.
 test: $(STAMP)
 	$(VENV)/bin/nbstripout --verify notebooks/*.ipynb
+	rm -rf _build/test-runs
 	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -n $(JOBS) --dist loadfile --nbval-lax tests notebooks
+	$(VENV)/bin/pytest -q -p no:xdist tests/reproducibility_check.py
 
 test-lib: $(STAMP)
 	$(VENV)/bin/pytest tests
