@@ -1,0 +1,215 @@
+"""Chapters 10 and 11: what sits on top of an encoder to classify a text or tag its tokens.
+
+A sequence classifier pools the encoder's ``(B, S, D)`` output into one ``(B, D)`` vector per
+sequence (the mean over the real tokens, or the vector of a ``[CLS]`` token put in front, as BERT
+does) and maps it to ``C`` class scores. A token tagger maps every token vector to tag scores.
+
+See: notebooks/10_classification.ipynb, notebooks/11_named_entities.ipynb
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from transformer_lib import _validate
+from transformer_lib.config import TransformerConfig
+from transformer_lib.encoder import Encoder
+
+__all__ = [
+    "ClassificationHead",
+    "EncoderClassifier",
+    "EncoderTagger",
+    "TokenClassificationHead",
+    "cls_pool",
+    "mean_pool",
+    "token_classification_loss",
+]
+
+POOLINGS = ("mean", "cls")
+
+
+def _token_mask(mask: object, h: torch.Tensor) -> torch.Tensor:
+    """A ``(B, S)`` or ``(B, 1, S)`` bool mask as ``(B, S)``, checked against ``h (B, S, D)``."""
+    mask = _validate.rank("mask", mask, (2, 3), "(B, S) or (B, 1, S)")
+    if mask.dtype != torch.bool:
+        raise ValueError(f"mask must be a bool tensor (True at real tokens), got dtype {mask.dtype}")
+    if mask.dim() == 3:
+        if mask.shape[1] != 1:
+            raise ValueError(f"mask of rank 3 must have shape (B, 1, S), got {tuple(mask.shape)}")
+        mask = mask[:, 0]  # (B, S)
+    if mask.shape != h.shape[:2]:
+        raise ValueError(
+            f"mask has shape {tuple(mask.shape)} but h has (B, S) = {tuple(h.shape[:2])}; "
+            f"expected one entry per token"
+        )
+    return mask
+
+
+def mean_pool(h: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The mean of each sequence's token vectors over its real tokens only.
+
+    .. math:: \\bar h_b = \\frac{\\sum_s m_{bs} h_{bs}}{\\sum_s m_{bs}}
+
+    Args:
+        h: ``(B, S, D)`` float, the encoder's output.
+        mask: bool ``(B, S)`` or ``(B, 1, S)`` (the encoder's padding mask), True at real
+            tokens; None: every position is real.
+
+    Returns:
+        ``(B, D)``.
+    """
+    h = _validate.rank("h", h, (3,), "(B, S, D)")
+    _validate.floating("h", h)
+    if mask is None:
+        return h.mean(dim=1)  # (B, D)
+    mask = _token_mask(mask, h)  # (B, S)
+    counts = mask.sum(dim=1, keepdim=True)  # (B, 1)
+    if bool((counts == 0).any()):
+        raise ValueError("mask has a sequence with no real token; its mean is undefined")
+    keep = mask.unsqueeze(-1).to(h.dtype)  # (B, S, 1)
+    return (h * keep).sum(dim=1) / counts.to(h.dtype)  # (B, D)
+
+
+def cls_pool(h: torch.Tensor) -> torch.Tensor:
+    """The vector at position 0, where the ``[CLS]`` token sits (Devlin et al., 2019).
+
+    Shape:
+        h ``(B, S, D)``; returns ``(B, D)``.
+    """
+    h = _validate.rank("h", h, (3,), "(B, S, D)")
+    if h.shape[1] == 0:
+        raise ValueError("h has no position (S=0); expected the [CLS] token at position 0")
+    return h[:, 0]  # (B, D)
+
+
+class ClassificationHead(nn.Module):
+    """One sequence vector to ``C`` class scores (logits): dropout, then a linear map.
+
+    Shape:
+        x ``(B, D)``; returns ``(B, C)``.
+    """
+
+    def __init__(self, d_model: int, n_classes: int, dropout: float = 0.0):
+        super().__init__()
+        self.d_model = _validate.positive_int("d_model", d_model)
+        self.n_classes = _validate.positive_int("n_classes", n_classes)
+        self.dropout = nn.Dropout(_validate.probability("dropout", dropout))
+        self.proj = nn.Linear(d_model, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _validate.rank("x", x, (2,), "(B, D)")
+        _validate.last_dim("x", x, self.d_model, "d_model")
+        return self.proj(self.dropout(x))  # (B, C)
+
+
+class TokenClassificationHead(nn.Module):
+    """Every token vector to scores over ``n_tags`` tags: dropout, then a linear map.
+
+    Shape:
+        h ``(B, S, D)``; returns ``(B, S, n_tags)``.
+    """
+
+    def __init__(self, d_model: int, n_tags: int, dropout: float = 0.0):
+        super().__init__()
+        self.d_model = _validate.positive_int("d_model", d_model)
+        self.n_tags = _validate.positive_int("n_tags", n_tags)
+        self.dropout = nn.Dropout(_validate.probability("dropout", dropout))
+        self.proj = nn.Linear(d_model, n_tags)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        h = _validate.rank("h", h, (3,), "(B, S, D)")
+        _validate.last_dim("h", h, self.d_model, "d_model")
+        return self.proj(self.dropout(h))  # (B, S, n_tags)
+
+
+class EncoderClassifier(nn.Module):
+    """Token ids to class scores: ``Encoder``, pooling, ``ClassificationHead``.
+
+    With ``pooling="cls"`` the caller puts a ``[CLS]`` token at position 0 of every sequence
+    and its output vector is the sequence's vector; with ``"mean"`` the vectors of the real
+    tokens are averaged. Padding (``cfg.pad_id``) is masked in attention and in the mean.
+
+    Shape:
+        ids ``(B, S)`` integer; mask bool ``(B, 1, S)`` (default: from ``cfg.pad_id``);
+        returns logits ``(B, C)``.
+    """
+
+    def __init__(self, cfg: TransformerConfig, n_classes: int, pooling: str = "mean"):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling={pooling!r}; expected one of {POOLINGS}")
+        self.cfg, self.pooling = cfg, pooling
+        self.encoder = Encoder(cfg)
+        self.head = ClassificationHead(cfg.d_model, n_classes, cfg.dropout)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.pool(ids, mask))  # (B, C)
+
+    def pool(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The sequence vectors the head reads: ``(B, S) -> (B, D)``."""
+        ids = _validate.rank("ids", ids, (2,), "(B, S)")
+        if mask is None and self.cfg.pad_id is not None:
+            mask = (ids != self.cfg.pad_id).unsqueeze(1)  # (B, 1, S)
+        h = self.encoder(ids, mask)  # (B, S, D)
+        return cls_pool(h) if self.pooling == "cls" else mean_pool(h, mask)  # (B, D)
+
+
+class EncoderTagger(nn.Module):
+    """Token ids to tag scores at every position: ``Encoder`` then ``TokenClassificationHead``.
+
+    ``n_features > 0`` adds a second embedding, of one extra id per token (a word's shape, say),
+    to the token embeddings before the first layer, the way BERT adds its segment embeddings.
+
+    Shape:
+        ids ``(B, S)`` integer, features ``(B, S)`` integer in ``[0, n_features)`` (required
+        when ``n_features > 0``), mask bool ``(B, 1, S)`` (default: from ``cfg.pad_id``);
+        returns logits ``(B, S, n_tags)``.
+    """
+
+    def __init__(self, cfg: TransformerConfig, n_tags: int, n_features: int = 0):
+        super().__init__()
+        if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 0:
+            raise ValueError(f"n_features={n_features!r} must be a non-negative integer")
+        self.cfg, self.n_features = cfg, n_features
+        self.encoder = Encoder(cfg)
+        self.feature_embedding = nn.Embedding(n_features, cfg.d_model) if n_features else None
+        self.head = TokenClassificationHead(cfg.d_model, n_tags, cfg.dropout)
+
+    def forward(
+        self, ids: torch.Tensor, features: torch.Tensor | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        ids = _validate.rank("ids", ids, (2,), "(B, S)")
+        if mask is None and self.cfg.pad_id is not None:
+            mask = (ids != self.cfg.pad_id).unsqueeze(1)  # (B, 1, S)
+        x = self.encoder.embedding(ids)  # (B, S, D)
+        if self.feature_embedding is not None:
+            if features is None:
+                raise ValueError(f"features is None, but the tagger has n_features={self.n_features}")
+            features = _validate.token_ids("features", features, self.n_features)
+            if features.shape != ids.shape:
+                raise ValueError(f"features has shape {tuple(features.shape)}; expected ids' "
+                                 f"shape {tuple(ids.shape)}")
+            x = x + self.feature_embedding(features)  # (B, S, D)
+        elif features is not None:
+            raise ValueError("features were given, but the tagger was built with n_features=0")
+        return self.head(self.encoder.run_layers(x, mask))  # (B, S, n_tags)
+
+
+def token_classification_loss(
+    logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100
+) -> torch.Tensor:
+    """Cross-entropy averaged over the tokens whose label is not ``ignore_index`` (padding).
+
+    Shape:
+        logits ``(B, S, n_tags)``, labels ``(B, S)`` integer; returns a scalar.
+    """
+    logits = _validate.rank("logits", logits, (3,), "(B, S, n_tags)")
+    labels = _validate.rank("labels", labels, (2,), "(B, S)")
+    if labels.shape != logits.shape[:2]:
+        raise ValueError(f"labels has shape {tuple(labels.shape)}; expected logits' (B, S) = "
+                         f"{tuple(logits.shape[:2])}")
+    if labels.is_floating_point():
+        raise ValueError(f"labels must hold integer tag ids, got dtype {labels.dtype}")
+    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=ignore_index)
