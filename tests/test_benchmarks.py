@@ -1,0 +1,137 @@
+"""The benchmarks run and write every table (issue 9).
+
+Benchmarks are not tests: nothing here checks a time, a ratio or a memory size. The smoke run
+(`python -m benchmarks.run --quick`, what `make bench QUICK=1` runs) must finish and produce every
+table with every expected row and column; the committed results the book includes must be whole.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the benchmarks package lives at the repository root
+
+from benchmarks import modules, run, scaling  # noqa: E402
+
+MODULE_ROWS = [  # (modules, shape label, pass) of every row of table 2
+    (pair, shape, mode)
+    for pair in ("`MultiHeadAttention`", "`EncoderLayer`")
+    for shape in ("chapters 2-6", "chapter 9", "larger")
+    for mode in ("forward", "forward+backward")
+] + [("`DecoderOnlyLM`", shape, "training step") for shape in ("chapter 9", "larger")]
+
+
+def tables(markdown: str) -> dict[str, list[list[str]]]:
+    """Each section's first markdown table, as rows of cells (the header row first)."""
+    found = {}
+    for section in re.split(r"^## ", markdown, flags=re.M)[1:]:
+        heading = section.splitlines()[0].strip()
+        rows = [line for line in section.splitlines() if line.startswith("|")]
+        end = next((i for i in range(1, len(rows)) if rows[i].startswith("| op |")), len(rows))
+        found[heading] = [[c.strip() for c in r.strip("|").split("|")] for r in rows[:end]
+                          if not r.startswith("|---")]
+    return found
+
+
+def check_tables(markdown: str, lengths) -> None:
+    found = tables(markdown)
+    assert set(found) == set(run.HEADINGS.values()), sorted(found)
+
+    notebooks = found[run.HEADINGS["notebooks"]]
+    assert notebooks[0][:4] == ["notebook", "wall time (s, median)", "range (s)",
+                                "peak memory (MiB, median)"]
+    assert notebooks[-1][0].startswith("**all "), notebooks[-1]
+    for row in notebooks[1:]:
+        assert len(row) == len(notebooks[0]) and re.match(r"\**\d", row[1]), row
+
+    table2 = found[run.HEADINGS["modules"]]
+    assert table2[0][:7] == ["modules", "shape", "configuration", "pass", "ours (ms)",
+                             "PyTorch (ms)", "ours / PyTorch (median; range over rounds)"]
+    assert len(table2) - 1 == len(MODULE_ROWS)
+    for (pair, shape, mode), row in zip(MODULE_ROWS, table2[1:]):
+        assert row[0].startswith(pair) and row[1].startswith(shape + ":"), row
+        assert row[3].startswith(mode), row
+        assert re.fullmatch(r"\*\*\d+\.\d\d\*\* \(\d+\.\d\d-\d+\.\d\d\)", row[6]), row
+        assert row[7] == "yes" or row[7].startswith("NO, "), row
+
+    table3 = found[run.HEADINGS["throughput"]]
+    assert table3[0] == ["model", "training step (ms, median)", "tokens per second", "GFLOP/s",
+                         "fraction of the matmul peak"]
+    assert [r[0].split()[0] for r in table3[1:]] == ["`DecoderOnlyLM`", "same", "matrix-multiply"]
+    assert all(re.fullmatch(r"\d+ %", r[4]) for r in table3[1:]), table3
+
+    table4 = found[run.HEADINGS["scaling"]]
+    assert table4[0] == ["T", "explicit: ms", "explicit: MiB", "fused: ms", "fused: MiB"]
+    assert [r[0] for r in table4[1:-2]] == [str(n) for n in lengths]
+    assert table4[-2][0].startswith("*growth exponent") and table4[-1][0].startswith("*share")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--threads", "1", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc
+
+
+def test_quick_run_writes_and_prints_every_table(quick_run):
+    out, proc = quick_run
+    text = (out / "costs_tables.md").read_text()
+    assert text.strip() in proc.stdout
+    assert "Quick mode" in text
+    check_tables(text, scaling.QUICK_LENGTHS)
+
+
+def test_quick_run_writes_the_figure_and_the_numbers(quick_run):
+    out, _ = quick_run
+    assert (out / "attention_scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    results = json.loads((out / "results.json").read_text())
+    assert results["quick"] is True
+    assert set(results) >= {"machine", "notebooks", "modules", "throughput", "scaling"}
+    assert results["machine"]["cores"] >= 1 and results["machine"]["torch"]
+    assert len(results["modules"]["rows"]) == len(MODULE_ROWS)
+
+
+def test_make_bench_runs_the_benchmarks():
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    for args, expected in ((["bench", "QUICK=1"], "-m benchmarks.run --quick"),
+                           (["bench-quick"], "-m benchmarks.run --quick"),
+                           (["bench"], "-m benchmarks.run")):
+        dry = subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True)
+        assert dry.returncode == 0, dry.stderr
+        assert dry.stdout.strip().splitlines()[-1].strip().endswith(expected), dry.stdout
+
+
+def test_committed_results_are_whole_and_included_by_the_book():
+    results = ROOT / "benchmarks" / "results"
+    text = (results / "costs_tables.md").read_text()
+    assert "Quick mode" not in text, "the committed results come from a full `make bench`"
+    check_tables(text, scaling.LENGTHS)
+    figure = re.search(r"!\[[^\]]*\]\(([^)]+)\)", text).group(1)
+    assert (results / figure).is_file()
+    page = (ROOT / "book" / "costs.md").read_text()
+    assert "{include} ../benchmarks/results/costs_tables.md" in page
+
+
+def test_the_chapter_9_comparison_model_equals_ours():
+    """The PyTorch-built model of table 2 computes the same function as DecoderOnlyLM."""
+    import torch
+
+    import transformer_lib as tl
+
+    cfg = modules.lm_config(modules.QUICK_SHAPES["chapter 9"])
+    ours = tl.DecoderOnlyLM(cfg).eval()
+    theirs = modules.torch_lm_like(ours).eval()
+    ids = torch.randint(0, cfg.vocab_size, (2, cfg.max_len))
+    with torch.no_grad():
+        torch.testing.assert_close(theirs(ids), ours(ids), rtol=1e-4, atol=1e-5)
