@@ -1,4 +1,7 @@
-"""Chapter 7: the loss, the learning-rate schedule, and one training loop for every model.
+"""Chapter 7: the learning-rate schedule and one training loop for every model.
+
+The losses live in :mod:`transformer_lib.losses` and are importable from here too, so that
+``training.seq2seq_loss`` and the loop come from one place.
 
 The loop knows nothing about the model: it asks ``get_batch(step)`` for a batch and
 ``loss_fn(model, batch)`` for a scalar loss. The same loop trains the translator, the language
@@ -9,16 +12,23 @@ See: notebooks/07_training.ipynb
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from transformer_lib import _validate
 from transformer_lib.checkpoint import load_checkpoint, save_checkpoint
+from transformer_lib.losses import (
+    label_smoothed_cross_entropy,
+    lm_loss,
+    mask_tokens,
+    mlm_loss,
+    perplexity,
+    seq2seq_loss,
+    smoothed_targets,
+)
 
 __all__ = [
     "History",
@@ -35,39 +45,6 @@ __all__ = [
     "seq2seq_loss",
     "smoothed_targets",
 ]
-
-
-def smoothed_targets(targets: torch.Tensor, n_classes: int, smoothing: float) -> torch.Tensor:
-    """The target distribution of label smoothing: ``(1 - eps)`` on the right class + ``eps / V``.
-
-    This is PyTorch's definition (``nn.CrossEntropyLoss(label_smoothing=eps)``): the mass ``eps``
-    is spread uniformly over all ``V`` classes, the right one included.
-
-    Shape:
-        targets ``(N,)`` class ids; returns ``(N, V)``, each row summing to 1.
-    """
-    _validate.probability("smoothing", smoothing)
-    one_hot = F.one_hot(targets, n_classes).float()
-    return one_hot * (1 - smoothing) + smoothing / n_classes
-
-
-def label_smoothed_cross_entropy(
-    logits: torch.Tensor, targets: torch.Tensor, smoothing: float = 0.1, ignore_index: int | None = None
-) -> torch.Tensor:
-    """Cross-entropy against the smoothed targets, averaged over the positions not ignored.
-
-    Equal to ``F.cross_entropy(logits, targets, label_smoothing=smoothing, ignore_index=...)``.
-
-    Shape:
-        logits ``(N, V)``, targets ``(N,)``; returns a scalar.
-    """
-    logits = _validate.rank("logits", logits, (2,), "(N, V)")
-    if targets.shape != logits.shape[:1]:
-        raise ValueError(f"targets must have shape ({logits.shape[0]},), got {tuple(targets.shape)}")
-    keep = torch.ones_like(targets, dtype=torch.bool) if ignore_index is None else targets != ignore_index
-    log_probs = logits[keep].log_softmax(dim=-1)  # (N_kept, V)
-    target_dist = smoothed_targets(targets[keep], logits.shape[-1], smoothing)  # (N_kept, V)
-    return -(target_dist * log_probs).sum(dim=-1).mean()
 
 
 def noam_lr(step: int, d_model: int, warmup: int, factor: float = 1.0) -> float:
@@ -94,67 +71,6 @@ def noam_optimizer(
         optimizer, lambda i: noam_lr(i + 1, d_model, warmup, factor)
     )
     return optimizer, scheduler
-
-
-def seq2seq_loss(model: nn.Module, batch, smoothing: float = 0.0) -> torch.Tensor:
-    """Teacher forcing: the decoder reads ``batch.tgt_in`` and is scored on ``batch.tgt_out``.
-
-    Padding positions (``model.cfg.pad_id``) are left out of the average.
-    """
-    logits = model(batch.src, batch.tgt_in)  # (B, T, V)
-    pad = model.cfg.pad_id
-    return label_smoothed_cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), smoothing, pad)
-
-
-def lm_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """Next-token prediction: ``batch = (inputs, targets)``, targets are the inputs shifted by one.
-
-    Shape: inputs ``(B, T)``, targets ``(B, T)``; positions whose target is -100 are ignored.
-    """
-    inputs, targets = batch
-    logits = model(inputs)  # (B, T, V)
-    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
-
-
-def mask_tokens(
-    ids: torch.Tensor,
-    mask_id: int,
-    vocab_size: int,
-    special_ids: tuple[int, ...] = (0,),
-    mask_prob: float = 0.15,
-    generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """BERT's masking (Devlin et al., 2019): choose ``mask_prob`` of the tokens to predict.
-
-    Of the chosen tokens, 80% become ``mask_id``, 10% a random token, 10% stay as they are.
-    Special tokens (padding, ...) are never chosen.
-
-    Shape:
-        ids ``(B, S)``; returns ``(inputs, labels)``, both ``(B, S)``, labels -100 where nothing
-        is to be predicted.
-    """
-    _validate.probability("mask_prob", mask_prob)
-    device = ids.device
-    ids = ids.cpu()
-    draw = torch.rand(ids.shape, generator=generator)
-    special = torch.isin(ids, torch.tensor(special_ids))
-    chosen = (draw < mask_prob) & ~special
-    labels = torch.where(chosen, ids, torch.full_like(ids, -100))
-    how = torch.rand(ids.shape, generator=generator)
-    random_ids = torch.randint(0, vocab_size, ids.shape, generator=generator)
-    inputs = torch.where(chosen & (how < 0.8), torch.full_like(ids, mask_id), ids)
-    inputs = torch.where(chosen & (how >= 0.8) & (how < 0.9), random_ids, inputs)
-    return inputs.to(device), labels.to(device)
-
-
-def mlm_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """Masked language modelling: predict the original token at each chosen position.
-
-    ``batch = mask_tokens(...)``: the inputs with masks, and labels (-100 where not chosen).
-    """
-    inputs, labels = batch
-    logits = model(inputs)  # (B, S, V)
-    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
 
 
 @dataclass
@@ -280,8 +196,3 @@ def fit(
     if checkpoint is not None:
         save_checkpoint(checkpoint, model, optimizer, scheduler, history.state_dict())
     return history
-
-
-def perplexity(loss: float) -> float:
-    """``exp(loss)``: the effective number of equally likely next tokens."""
-    return math.exp(loss)
