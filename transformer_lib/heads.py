@@ -160,12 +160,18 @@ class EncoderTagger(nn.Module):
     """Token ids to tag scores at every position: ``Encoder`` then ``TokenClassificationHead``.
 
     ``n_features > 0`` adds a second embedding, of one extra id per token (a word's shape, say),
-    to the token embeddings before the first layer, the way BERT adds its segment embeddings.
+    to the token embeddings before the positions are added, the way BERT adds its segment
+    embeddings: ``x = token(ids) + feature(features) + position``, then dropout.
+
+    Args:
+        cfg: the encoder's configuration (``cfg.pad_id`` marks the padding).
+        n_tags: number of tags, the width of the output.
+        n_features: number of feature ids (0: no feature embedding).
 
     Shape:
-        ids ``(B, S)`` integer, features ``(B, S)`` integer in ``[0, n_features)`` (required
-        when ``n_features > 0``), mask bool ``(B, 1, S)`` (default: from ``cfg.pad_id``);
-        returns logits ``(B, S, n_tags)``.
+        ids ``(B, S)`` integer; features ``(B, S)`` integer in ``[0, n_features)``, required
+        exactly when ``n_features > 0``; mask bool ``(B, 1, S)``, True at real tokens (default:
+        ``ids != cfg.pad_id``). Returns logits ``(B, S, n_tags)``.
     """
 
     def __init__(self, cfg: TransformerConfig, n_tags: int, n_features: int = 0):
@@ -178,23 +184,34 @@ class EncoderTagger(nn.Module):
         self.head = TokenClassificationHead(cfg.d_model, n_tags, cfg.dropout)
 
     def forward(
-        self, ids: torch.Tensor, features: torch.Tensor | None = None, mask: torch.Tensor | None = None
+        self,
+        ids: torch.Tensor,
+        features: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         ids = _validate.rank("ids", ids, (2,), "(B, S)")
         if mask is None and self.cfg.pad_id is not None:
             mask = (ids != self.cfg.pad_id).unsqueeze(1)  # (B, 1, S)
-        x = self.encoder.embedding(ids)  # (B, S, D)
-        if self.feature_embedding is not None:
-            if features is None:
-                raise ValueError(f"features is None, but the tagger has n_features={self.n_features}")
-            features = _validate.token_ids("features", features, self.n_features)
-            if features.shape != ids.shape:
-                raise ValueError(f"features has shape {tuple(features.shape)}; expected ids' "
-                                 f"shape {tuple(ids.shape)}")
-            x = x + self.feature_embedding(features)  # (B, S, D)
-        elif features is not None:
-            raise ValueError("features were given, but the tagger was built with n_features=0")
+        embedding = self.encoder.embedding
+        x = embedding.token(ids)  # (B, S, D), scaled by sqrt(D)
+        x = x + self._features(features, ids)  # (B, S, D)
+        x = embedding.position(x)  # (B, S, D): + positions, then dropout
         return self.head(self.encoder.run_layers(x, mask))  # (B, S, n_tags)
+
+    def _features(self, features: torch.Tensor | None, ids: torch.Tensor) -> torch.Tensor | float:
+        """The feature vectors ``(B, S, D)`` to add, or 0.0 without a feature embedding."""
+        if self.feature_embedding is None:
+            if features is not None:
+                raise ValueError("features were given, but the tagger was built with n_features=0")
+            return 0.0
+        if features is None:
+            raise ValueError(f"features is None, but the tagger has n_features={self.n_features}; "
+                             f"pass a (B, S) tensor of feature ids")
+        features = _validate.token_ids("features", features, self.n_features)
+        if features.shape != ids.shape:
+            raise ValueError(f"features has shape {tuple(features.shape)}; expected ids' shape "
+                             f"{tuple(ids.shape)}")
+        return self.feature_embedding(features)  # (B, S, D)
 
 
 def token_classification_loss(
@@ -202,14 +219,21 @@ def token_classification_loss(
 ) -> torch.Tensor:
     """Cross-entropy averaged over the tokens whose label is not ``ignore_index`` (padding).
 
+    .. math:: \\mathcal{L} = -\\frac{1}{|R|} \\sum_{(b, s) \\in R} \\log p_{bs}(y_{bs})
+
+    where ``p_bs = softmax(logits[b, s])`` and ``R`` holds the positions whose label is not
+    ``ignore_index``.
+
     Shape:
-        logits ``(B, S, n_tags)``, labels ``(B, S)`` integer; returns a scalar.
+        logits ``(B, S, n_tags)`` float, labels ``(B, S)`` integer; returns a scalar.
     """
     logits = _validate.rank("logits", logits, (3,), "(B, S, n_tags)")
     labels = _validate.rank("labels", labels, (2,), "(B, S)")
     if labels.shape != logits.shape[:2]:
         raise ValueError(f"labels has shape {tuple(labels.shape)}; expected logits' (B, S) = "
                          f"{tuple(logits.shape[:2])}")
-    if labels.is_floating_point():
+    if labels.is_floating_point() or labels.dtype == torch.bool:
         raise ValueError(f"labels must hold integer tag ids, got dtype {labels.dtype}")
+    if not bool((labels != ignore_index).any()):
+        raise ValueError(f"every label is ignore_index={ignore_index}: there is no token to score")
     return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=ignore_index)
