@@ -31,9 +31,14 @@ def locale_names(locale: str) -> set[str]:
     All the person provider's name lists are read: ``first_names*`` and ``*last_names``
     (pl_PL, for one, keeps its surnames in ``male_last_names`` and ``unisex_last_names``).
     """
+    if not isinstance(locale, str) or not locale.isidentifier():
+        raise ValueError(f"locale={locale!r} must be a faker locale name such as 'en_US'")
+    module = f"faker.providers.person.{locale}"
     try:
-        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-    except ModuleNotFoundError:
+        provider = importlib.import_module(module).Provider
+    except ModuleNotFoundError as error:
+        if error.name != module:  # faker itself, or something it needs, is missing
+            raise
         raise ValueError(f"locale={locale!r} has no faker person provider") from None
     names: set[str] = set()
     for attribute in dir(provider):
@@ -70,7 +75,14 @@ class Vocab:
         return [self.cls_id, *ids] if add_cls else ids
 
     def decode(self, ids: Iterable[int]) -> list[str]:
-        return [self.itos[int(i)] for i in ids]
+        """Ids to tokens; an id outside ``[0, len(vocab))`` is an error (never wrapped around)."""
+        tokens = []
+        for i in ids:
+            i = int(i)
+            if not 0 <= i < len(self.itos):
+                raise ValueError(f"id {i} is not in the vocabulary (ids 0 to {len(self.itos) - 1})")
+            tokens.append(self.itos[i])
+        return tokens
 
 
 @dataclass
@@ -94,12 +106,22 @@ def load_names(
     A name listed by two languages is dropped from both. Each language's names are shuffled
     with ``random.Random(seed)`` (from a sorted list: the same on every run), the first
     ``per_language`` are kept, and ``test_fraction`` of each language goes to the test set, so
-    both sets have the same mix of languages.
+    both sets have the same mix of languages (and every language at least one name in each).
+
+    Raises:
+        ValueError: fewer than two different locales, ``per_language < 2``, ``test_fraction``
+            outside (0, 1), or a locale left with fewer than two names of its own.
     """
+    if isinstance(locales, str):
+        raise ValueError(f"locales={locales!r} is one string; pass a sequence of locales, "
+                         f"e.g. ('en_US', 'fr_FR')")
     if len(locales) < 2 or len(set(locales)) != len(locales):
         raise ValueError(f"locales={tuple(locales)} must hold at least two different locales")
-    _validate.positive_int("per_language", per_language)
-    if not 0.0 < test_fraction < 1.0:
+    if _validate.positive_int("per_language", per_language) < 2:
+        raise ValueError(f"per_language={per_language} must be at least 2: one name to train on, "
+                         f"one to test")
+    is_number = isinstance(test_fraction, (int, float)) and not isinstance(test_fraction, bool)
+    if not is_number or not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction={test_fraction!r} must lie in (0, 1)")
     per_locale = {locale: locale_names(locale) for locale in locales}
     listed_by = Counter(name for names in per_locale.values() for name in names)
@@ -108,9 +130,12 @@ def load_names(
     train, test = [], []
     for label, locale in enumerate(locales):
         names = sorted(per_locale[locale] - shared)
+        if len(names) < 2:
+            raise ValueError(f"{locale} has {len(names)} name(s) that no other locale lists; "
+                             f"at least 2 are needed, one for training and one for testing")
         rng.shuffle(names)
         names = names[:per_language]
-        n_test = max(1, round(len(names) * test_fraction))
+        n_test = min(len(names) - 1, max(1, round(len(names) * test_fraction)))  # 1 <= n_test < len
         test += [(n, label) for n in names[:n_test]]
         train += [(n, label) for n in names[n_test:]]
     rng.shuffle(train)
