@@ -107,7 +107,7 @@ def test_make_bench_runs_the_benchmarks():
     for args, expected in ((["bench", "QUICK=1"], "-m benchmarks.run --quick"),
                            (["bench-quick"], "-m benchmarks.run --quick"),
                            (["bench"], "-m benchmarks.run")):
-        dry = subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True)
+        dry = subprocess.run(["make", "--no-print-directory", "-n", *args], cwd=ROOT, capture_output=True, text=True)
         assert dry.returncode == 0, dry.stderr
         assert dry.stdout.strip().splitlines()[-1].strip().endswith(expected), dry.stdout
 

@@ -100,6 +100,19 @@ def test_resumed_run_equals_the_uninterrupted_run(tmp_path):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("disable, bar_shown", [(None, True), ("1", False)])
+def test_progress_bar_unless_tqdm_disable_is_set(monkeypatch, capsys, disable, bar_shown):
+    """The book build sets TQDM_DISABLE=1: a static page would show an empty widget."""
+    if disable is None:
+        monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    else:
+        monkeypatch.setenv("TQDM_DISABLE", disable)
+    model = tiny_model()
+    optimizer, scheduler = training.noam_optimizer(model, 16, warmup=10)
+    training.fit(model, optimizer, batches(TRAIN), loss_fn, 3, scheduler=scheduler, log=False)
+    assert ("training" in capsys.readouterr().err) == bar_shown
+
+
 def test_keyboard_interrupt_keeps_the_last_complete_checkpoint(tmp_path, capsys):
     path = tmp_path / "run.pt"
     model = tiny_model()

@@ -12,6 +12,7 @@ See: notebooks/07_training.ipynb
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -145,6 +146,9 @@ def fit(
     returns named metrics every ``eval_every`` steps and at the end. A checkpoint is written to
     ``checkpoint`` every ``checkpoint_every`` steps and at the end.
 
+    ``progress`` shows a tqdm bar (a widget in Jupyter) unless the environment sets
+    ``TQDM_DISABLE=1``, as the book build does. ``log`` prints the evaluations.
+
     Pass the ``history`` of an earlier run (e.g. from ``load_checkpoint``) to continue it.
     Interrupting the loop (KeyboardInterrupt) stops it cleanly: the last complete checkpoint
     stays on disk, and the history returned has ``interrupted=True``.
@@ -162,7 +166,10 @@ def fit(
     device = next(model.parameters()).device
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=steps, initial=history.step, disable=not progress, leave=False, desc="training")
+    # TQDM_DISABLE=1 (tqdm's own switch; the book build sets it) hides the bar: on a static web
+    # page the notebook bar would be an empty widget.
+    show_bar = progress and os.environ.get("TQDM_DISABLE", "").lower() not in ("1", "true", "yes")
+    bar = tqdm(total=steps, initial=history.step, disable=not show_bar, leave=False, desc="training")
     model.train()
     try:
         while history.step < steps:
