@@ -42,21 +42,18 @@ book: $(STAMP)
 	@echo "Open the book: $(abspath _build/html/index.html)"
 
 # Every notebook runs twice: under nbval and in the site build (tests/test_site.py). Afterwards
-# tests/reproducibility_check.py checks that both runs printed the same numbers. MKL's strict
-# conditional-numerical-reproducibility mode makes its matrix products independent of how the
-# operands happen to be aligned in memory, which otherwise differs between two processes.
-MKL_CBWR ?= AUTO,STRICT
+# tests/reproducibility_check.py checks that both runs printed the same numbers.
 test: $(STAMP)
 	$(VENV)/bin/nbstripout --verify notebooks/*.ipynb
 	rm -rf _build/test-runs
-	OMP_NUM_THREADS=1 MKL_CBWR=$(MKL_CBWR) $(VENV)/bin/pytest -n $(JOBS) --dist loadfile --nbval-lax tests notebooks
+	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -n $(JOBS) --dist loadfile --nbval-lax tests notebooks
 	$(VENV)/bin/pytest -q -p no:xdist tests/reproducibility_check.py
 
 test-lib: $(STAMP)
 	$(VENV)/bin/pytest tests
 
 test-notebooks: $(STAMP)
-	OMP_NUM_THREADS=1 MKL_CBWR=$(MKL_CBWR) $(VENV)/bin/pytest -n $(JOBS) --dist loadfile --nbval-lax notebooks
+	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -n $(JOBS) --dist loadfile --nbval-lax notebooks
 
 strip: $(STAMP)
 	$(VENV)/bin/nbstripout notebooks/*.ipynb

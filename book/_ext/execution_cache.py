@@ -107,7 +107,6 @@ def _execute(path: str, cwd: str, timeout: int | None, allow_errors: bool):
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("TQDM_DISABLE", "1")  # a static page cannot show a progress-bar widget
-    os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")  # as make test: see the Makefile
     notebook = nbformat.read(path, as_version=4)
     result = single_nb_execution(notebook, cwd=cwd, timeout=timeout, allow_errors=allow_errors,
                                  meta_override=True)
@@ -158,7 +157,6 @@ def prepare_cache(app: Sphinx, env, docnames) -> None:
         return
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # also for any kernel myst-nb starts itself
     os.environ.setdefault("TQDM_DISABLE", "1")  # training.fit then draws no widget on the pages
-    os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")  # products independent of memory alignment
     jobs = (int(os.environ.get("BOOK_JOBS") or 0) or app.config.execution_cache_jobs
             or min(4, os.cpu_count() or 1))
     jobs = max(1, min(jobs, len(todo)))
