@@ -70,6 +70,36 @@ def load_average() -> float | None:
         return None
 
 
+def cpu_seconds() -> tuple[float, float] | None:
+    """(CPU seconds the whole machine has been busy, CPU seconds of this process and its children).
+
+    The first from /proc/stat (Linux only: None elsewhere), the second from getrusage; children
+    count once they have exited. Two readings give the CPU time other processes took in between,
+    which a load average cannot: the benchmark's own threads raise the load average too.
+    """
+    import resource
+
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(x) for x in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle and iowait
+    busy = (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is already in user
+    own = sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+              for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return busy, own
+
+
+def others_share(start: tuple[float, float] | None, end: tuple[float, float] | None,
+                 seconds: float, cores: int) -> float | None:
+    """The share of the machine's CPU time (0-1) that other processes used between two readings."""
+    if start is None or end is None or seconds <= 0:
+        return None
+    others = (end[0] - start[0]) - (end[1] - start[1])
+    return max(0.0, others) / (seconds * cores)
+
+
 def _git_commit() -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,

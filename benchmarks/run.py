@@ -20,9 +20,11 @@ import time
 from pathlib import Path
 
 from benchmarks import modules, notebooks, scaling, throughput
-from benchmarks.common import ROOT, load_average, machine_info, set_threads
+from benchmarks.common import (ROOT, cpu_seconds, load_average, machine_info, others_share,
+                               set_threads)
 
 SECTIONS = ("notebooks", "modules", "throughput", "scaling")
+BUSY_SHARE = 0.05  # other processes using more of the CPU than this during a run mark it as busy
 HEADINGS = {
     "notebooks": "Every chapter notebook",
     "modules": "transformer_lib against PyTorch's own modules",
@@ -41,14 +43,20 @@ def _machine_lines(info: dict, quick: bool) -> list[str]:
         f"{info['transformer_lib']}, commit {info['commit']}.",
     ]
     start, end, cores = info.get("load_average_start"), info.get("load_average_end"), info["cores"]
-    if start is not None:
-        busy = max(start, end or 0) > 0.5 * cores
+    others = info.get("others_cpu_share")
+    busy_warning = (". **The machine was busy with other work during this run: absolute times are "
+                    "inflated and noisy; the ratios, measured in alternating rounds, suffer less.**")
+    if others is not None:  # CPU time of other processes, measured over the run
         lines.append(
-            f"Load average (1 min): {start:.1f} before the run, {end:.1f} after it, "
-            f"on {cores} cores"
-            + (". **The machine was busy with other work during this run: absolute times are "
-               "inflated and noisy; the ratios, measured in alternating rounds, suffer less.**"
-               if busy else ": the machine was otherwise idle."))
+            f"Other processes used {others:.1%} of the machine's CPU time during the run "
+            f"(load average, 1 min, which counts the benchmark's own threads too: {start:.1f} "
+            f"before, {end:.1f} after, on {cores} cores)"
+            + (busy_warning if others > BUSY_SHARE else ": the machine was otherwise idle."))
+    elif start is not None:  # results written before that measure existed
+        lines.append(f"Load average (1 min): {start:.1f} before the run, {end:.1f} after it, "
+                     f"on {cores} cores"
+                     + (busy_warning if max(start, end or 0) > 0.5 * cores else
+                        ": the machine was otherwise idle."))
     if info.get("note"):  # written by hand into results.json, then `--render`
         lines.append(info["note"])
     if quick:
@@ -158,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         return 0
 
-    started = time.perf_counter()
+    started, cpu_at_start = time.perf_counter(), cpu_seconds()
 
     def log(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
@@ -179,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         results["scaling"] = scaling.run(args.quick, out, log)
     info["load_average_end"] = load_average()
     info["seconds"] = time.perf_counter() - started
+    info["others_cpu_share"] = others_share(cpu_at_start, cpu_seconds(), info["seconds"],
+                                            info["cores"])
     text = render(results, info, args.quick)
     (out / "costs_tables.md").write_text(text)
     (out / "results.json").write_text(json.dumps({"machine": info, "quick": args.quick,
