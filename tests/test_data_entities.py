@@ -23,6 +23,27 @@ def ner():
 # --- templates and sentences -------------------------------------------------------------------
 
 
+def test_dates_do_not_change_with_the_clock(monkeypatch):
+    """faker draws its dates up to *now* unless told otherwise: the data would drift by the hour."""
+    import faker.providers.date_time as faker_dates
+
+    def dates():
+        filler = entities.EntityFiller(seed=3)
+        return [filler.value("DATE") for _ in range(300)]
+
+    today = dates()
+
+    class LaterClock(faker_dates.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return faker_dates.datetime(2090, 6, 1, tzinfo=tz)
+
+    monkeypatch.setattr(faker_dates, "datetime", LaterClock)
+    assert dates() == today
+    years = [int(date[-4:]) for date in today]
+    assert 1970 <= min(years) and max(years) <= entities.DATES_END.year
+
+
 def test_tags_and_templates():
     assert entities.TAGS == ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG",
                              "B-DATE", "I-DATE")

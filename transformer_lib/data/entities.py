@@ -14,6 +14,7 @@ See: notebooks/11_named_entities.ipynb
 
 from __future__ import annotations
 
+import datetime
 import random
 import re
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from transformer_lib import _validate
 
 ENTITY_TYPES = ("PER", "LOC", "ORG", "DATE")
+DATES_END = datetime.datetime(2026, 12, 1, tzinfo=datetime.timezone.utc)  # DATEs: 1970 to this
 TAGS = ("O", *(f"{p}-{t}" for t in ENTITY_TYPES for p in "BI"))
 
 # No ORG or LOC slot sits next to "and": "Smith, Jones and Brown" is one organization and
@@ -189,7 +191,11 @@ class EntityFiller:
         if kind == "ORG":
             return fake.company()
         if kind == "DATE":
-            day, month, year = rng.randint(1, 28), fake.month_name(), fake.year()
+            # faker's month_name() and year() draw a moment up to *now*, so the data would change
+            # with the clock; a fixed end keeps every run's sentences the same
+            day = rng.randint(1, 28)
+            month = fake.date("%B", end_datetime=DATES_END)
+            year = fake.date("%Y", end_datetime=DATES_END)
             formats = [f"{month} {day}, {year}", f"{day} {month} {year}", f"{month} {year}"]
             return rng.choice(formats)
         raise ValueError(f"kind={kind!r}; expected one of {ENTITY_TYPES}")
