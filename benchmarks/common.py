@@ -77,18 +77,17 @@ def cpu_seconds() -> tuple[float, float] | None:
     count once they have exited. Two readings give the CPU time other processes took in between,
     which a load average cannot: the benchmark's own threads raise the load average too.
     """
-    import resource
-
     try:
+        import resource  # POSIX only
+
         fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
+    except (ImportError, OSError):
         return None
     ticks = [int(x) for x in fields]
     idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle and iowait
     busy = (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is already in user
-    own = sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
-              for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    return busy, own
+    usages = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return busy, sum(u.ru_utime + u.ru_stime for u in usages)
 
 
 def others_share(start: tuple[float, float] | None, end: tuple[float, float] | None,
