@@ -1,23 +1,26 @@
 # The two commands of the README:
 #   make book   builds the website into _build/html and prints the page to open
-#   make test   runs every test: the library's unit tests and every notebook through nbval
+#   make test   runs every check: ruff, the library's tests, the website build and its browser
+#               test, the benchmarks' smoke run, and every notebook through nbval
 # Both create .venv when it is missing. On a machine without an NVIDIA GPU the CPU build of
 # torch is installed first (small, and what the book needs); with a GPU, pip picks the CUDA build.
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-TORCH_VERSION ?= 2.13.0
+# The CPU build of torch that is installed where there is no NVIDIA GPU: the version Binder pins
+# in .binder/requirements.txt, the one place that names it (CI runs make, so it uses it too).
+TORCH_VERSION ?= $(shell sed -n 's/^torch==\([^ ;]*\).*/\1/p' .binder/requirements.txt)
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 # One worker per core, at most 4; each notebook gets one torch thread so workers do not fight.
 JOBS ?= $(shell $(PYTHON) -c "import os; print(min(4, os.cpu_count() or 1))")
 STAMP := $(VENV)/.installed
 
-.PHONY: book test test-lib test-notebooks venv clean strip
+.PHONY: venv book test lint test-lib test-notebooks strip clean bench
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml .binder/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@if $(PY) -c "import torch" 2>/dev/null; then \
 	    echo "torch already installed: $$($(PY) -c 'import torch; print(torch.__version__)')"; \
@@ -41,16 +44,23 @@ book: $(STAMP)
 	@echo
 	@echo "Open the book: $(abspath _build/html/index.html)"
 
-# Every notebook runs twice: under nbval and in the site build (tests/test_site.py). Afterwards
-# tests/reproducibility_check.py checks that both runs printed the same numbers.
-test: $(STAMP)
+# ruff on the code and the notebooks (settings in pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+# ruff first. Then every notebook runs twice: under nbval and in the site build
+# (tests/test_site.py); afterwards tests/reproducibility_check.py checks that both runs printed the
+# same numbers.
+test: $(STAMP) lint
 	$(VENV)/bin/nbstripout --verify notebooks/*.ipynb
 	rm -rf _build/test-runs
 	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -n $(JOBS) --dist loadfile --nbval-lax tests notebooks
 	$(VENV)/bin/pytest -q -p no:xdist tests/reproducibility_check.py
 
+# The library's tests alone: the pytest markers (pyproject.toml) leave out the website build,
+# every test that executes a notebook, and the benchmarks' smoke run.
 test-lib: $(STAMP)
-	$(VENV)/bin/pytest tests
+	$(VENV)/bin/pytest -n $(JOBS) -m "not site and not notebooks and not slow" tests
 
 test-notebooks: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -n $(JOBS) --dist loadfile --nbval-lax notebooks
@@ -63,11 +73,7 @@ clean:
 
 # Benchmarks (benchmarks/README.md): what each chapter costs to run, and transformer_lib against
 # PyTorch's own modules. `make bench` writes benchmarks/results/, which the book's appendix page
-# "What it costs to run" (book/costs.md) includes; `make bench QUICK=1` (or `make bench-quick`) is
-# the smoke run, written to _build/bench-quick/ (its numbers are not measurements).
-.PHONY: bench bench-quick
+# "What it costs to run" (book/costs.md) includes; `make bench QUICK=1` is the smoke run, written
+# to _build/bench-quick/ (its numbers are not measurements).
 bench: $(STAMP)
 	$(PY) -m benchmarks.run $(if $(QUICK),--quick)
-
-bench-quick: $(STAMP)
-	$(PY) -m benchmarks.run --quick

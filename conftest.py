@@ -8,6 +8,8 @@ cell: on CPU, two seeded runs must print identical numbers.
 import json
 from pathlib import Path
 
+import pytest
+
 RECORDS = Path(__file__).parent / "_build" / "test-runs" / "nbval"
 _printed: dict[str, dict[str, str]] = {}
 
@@ -23,11 +25,19 @@ def printed_text(outputs) -> str:
     return "".join(parts)
 
 
+def pytest_collection_modifyitems(items):
+    """nbval's notebook cells get the `notebooks` marker, as every other test that executes one."""
+    for item in items:
+        if hasattr(item, "cell"):  # an nbval cell (collected with --nbval-lax)
+            item.add_marker(pytest.mark.notebooks)
+
+
 def pytest_runtest_makereport(item, call):
     outputs = getattr(item, "test_outputs", None)
     if call.when == "call" and outputs is not None and hasattr(item, "cell"):
         notebook = Path(str(item.fspath)).name
-        _printed.setdefault(notebook, {})[item.cell.get("id", str(item.cell_num))] = printed_text(outputs)
+        cell_id = item.cell.get("id", str(item.cell_num))
+        _printed.setdefault(notebook, {})[cell_id] = printed_text(outputs)
 
 
 def pytest_sessionfinish(session):

@@ -25,12 +25,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import MiB, ROOT, markdown_table, python_with_repo_on_path
+from benchmarks.common import MiB, ROOT, python_with_repo_on_path
+from benchmarks.report import markdown_table
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
-BUDGET_NOTEBOOK_S = 90  # DESIGN.md: each notebook in 90 s or less on a 2-core CPU
-BUDGET_SUITE_S = 12 * 60  # issue 9: the whole suite in under 12 minutes
-BUDGET_MEMORY = 1.5 * 2**30  # every notebook under 1.5 GiB (Binder gives about 2 GB)
+# The book's budget on a 2-core CPU: each notebook in 90 s or less, all of them in 12 minutes or
+# less, each under 1.5 GiB of memory (Binder gives about 2 GB).
+BUDGET_NOTEBOOK_S = 90
+BUDGET_SUITE_S = 12 * 60
+BUDGET_MEMORY = 1.5 * 2**30
 CELL_TIMEOUT_S = 1800  # per cell: generous, so that a busy machine still measures
 
 
@@ -148,7 +151,7 @@ def table(rows: list[dict]) -> str:
     body.append([
         f"**all {len(rows)}, one after another**", f"**{total:.0f}** ({total / 60:.1f} min)", "",
         f"**{worst / MiB:.0f}** (largest)",
-        ("yes" if total < BUDGET_SUITE_S else
+        ("yes" if total <= BUDGET_SUITE_S else
          f"NO: {total / 60:.1f} min is over the {BUDGET_SUITE_S // 60}-minute target")
         + ("" if worst < BUDGET_MEMORY else "; a notebook is over 1.5 GiB"),
     ])

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from benchmarks import modules, notebooks, scaling, throughput
-from benchmarks.common import (ROOT, cpu_seconds, load_average, machine_info, others_share,
-                               set_threads)
+from benchmarks.common import ROOT
+from benchmarks.machine import cpu_seconds, load_average, machine_info, others_share, set_threads
 
 SECTIONS = ("notebooks", "modules", "throughput", "scaling")
 BUSY_SHARE = 0.05  # other processes using more of the CPU than this during a run mark it as busy
@@ -44,8 +44,9 @@ def _machine_lines(info: dict, quick: bool) -> list[str]:
     ]
     start, end, cores = info.get("load_average_start"), info.get("load_average_end"), info["cores"]
     others = info.get("others_cpu_share")
-    busy_warning = (". **The machine was busy with other work during this run: absolute times are "
-                    "inflated and noisy; the ratios, measured in alternating rounds, suffer less.**")
+    busy_warning = (". **The machine was busy with other work during this run: absolute times "
+                    "are inflated and noisy; the ratios, measured in alternating rounds, suffer "
+                    "less.**")
     if others is not None:  # CPU time of other processes, measured over the run
         lines.append(
             f"Other processes used {others:.1%} of the machine's CPU time during the run "
@@ -65,7 +66,7 @@ def _machine_lines(info: dict, quick: bool) -> list[str]:
 
 
 def render(results: dict, info: dict, quick: bool) -> str:
-    """The markdown page, rebuilt from the numbers (so ``--render`` picks up a change of wording)."""
+    """The markdown page, rebuilt from the numbers (``--render`` picks up a change of wording)."""
     out = ["<!-- Written by `make bench` (python -m benchmarks.run); do not edit by hand. -->", ""]
     out += _machine_lines(info, quick) + [""]
     if "notebooks" in results:

@@ -1,4 +1,8 @@
-"""The coursework tool: student versions that run to the end, bad input, bulk checking."""
+"""The coursework tool: student versions that run to the end, bad input, bulk checking.
+
+The tests that execute notebooks in a Jupyter kernel (every chapter's student version, the bulk
+check of small submissions) are marked `notebooks`: `make test-lib` leaves them out.
+"""
 
 import json
 import os
@@ -29,6 +33,7 @@ def execute(notebook, folder):
                      for output in cell.get("outputs", []) if output.get("name") == "stdout")
 
 
+@pytest.mark.notebooks
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_student_version_runs_to_the_end_with_every_check_not_implemented(chapter, tmp_path):
     full = nbformat.read(chapter, as_version=4)
@@ -109,8 +114,10 @@ def test_missing_input_is_refused(tmp_path):
     assert result.returncode == 2 and "no such file" in result.stderr
 
 
+@pytest.mark.notebooks
 def test_bulk_check_prints_a_table_of_exercises_by_student(tmp_path):
-    solution = "def causal(T):\n    ### BEGIN SOLUTION\n    return torch.ones(T, T, dtype=torch.bool).tril()\n    ### END SOLUTION"
+    solution = ("def causal(T):\n    ### BEGIN SOLUTION\n"
+                "    return torch.ones(T, T, dtype=torch.bool).tril()\n    ### END SOLUTION")
     source = notebook_with("import torch\nfrom transformer_lib import checks", solution,
                            "assert checks.check_causal_mask(causal)")
     nbformat.write(source, tmp_path / "02_task.ipynb")

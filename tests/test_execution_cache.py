@@ -3,7 +3,8 @@
 Jupyter Book's `cache` mode notices a change to a notebook's code, but not to the library the
 notebook imports; book/_ext/execution_cache.py empties the cache when a listed dependency (the
 library, the requirements) or the installed packages change. Proved on a tiny throwaway book: one
-notebook that imports a one-line module, built with the same command and extension as `make book`.
+notebook that imports a one-line module, built with the same command and extension as `make book`
+(that test executes the notebook, so it is marked `notebooks`: `make test-lib` leaves it out).
 """
 
 import json
@@ -74,11 +75,13 @@ def tiny_book(tmp_path):
     }))
     (book / "_toc.yml").write_text("format: jb-book\nroot: chapter\n")
     (book / "tinylib.py").write_text('WORD = "alpha"\n')
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook = nbformat.v4.new_notebook(
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        metadata={"kernelspec": kernel},
         cells=[nbformat.v4.new_markdown_cell("# Tiny chapter"),
                nbformat.v4.new_code_cell("import uuid\nimport tinylib\n"
-                                         "print('word:', tinylib.WORD)\nprint('run:', uuid.uuid4().hex)")])
+                                         "print('word:', tinylib.WORD)\n"
+                                         "print('run:', uuid.uuid4().hex)")])
     nbformat.write(notebook, book / "chapter.ipynb")
     return book
 
@@ -94,6 +97,7 @@ def build(book):
     return re.search(r"word: (\w+)", page).group(1), re.search(r"run: (\w+)", page).group(1)
 
 
+@pytest.mark.notebooks
 def test_library_change_invalidates_the_cache_and_nothing_else_does(tiny_book):
     word, first_run = build(tiny_book)
     assert word == "alpha"
@@ -105,8 +109,10 @@ def test_library_change_invalidates_the_cache_and_nothing_else_does(tiny_book):
     (tiny_book / "tinylib.py").write_text('WORD = "beta"\n')
     word, second_run = build(tiny_book)
     assert (word, second_run != first_run) == ("beta", True)
-    executed = nbformat.read(tiny_book / "_build" / "jupyter_execute" / "chapter.ipynb", as_version=4)
-    assert "word: beta" in executed.cells[1].outputs[0]["text"], "executed notebook kept with outputs"
+    executed = nbformat.read(tiny_book / "_build" / "jupyter_execute" / "chapter.ipynb",
+                             as_version=4)
+    assert "word: beta" in executed.cells[1].outputs[0]["text"], (
+        "executed notebook kept with outputs")
 
     # the notebook's code changed: a new execution, as jupyter-cache itself promises
     notebook = nbformat.read(tiny_book / "chapter.ipynb", as_version=4)

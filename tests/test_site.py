@@ -10,6 +10,8 @@ tests/reproducibility_check.py.
 The browser part needs Debian's `chromium` (installed by .ci/run); it is skipped, with a message
 saying so, where no chromium is found. It saves screenshots of the landing page and of chapter 2 to
 _build/screenshots/ (CI uploads them).
+
+Every test here is marked `site`: `make test-lib` leaves them out.
 """
 
 import functools
@@ -37,17 +39,21 @@ LOCAL_MARKERS = [str(ROOT), str(Path.home()), "site-packages", "/tmp/"]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 EXECUTED = ROOT / "_build" / "test-runs" / "site"
 
+pytestmark = pytest.mark.site
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("book")
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT),
                "--path-output", str(out), "--all", "-W", "-n", "--keep-going"]
-    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # figures need the inline backend
+    # the figures need Jupyter's inline backend
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-5000:]
-    warnings = [line for line in log.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
+    warnings = [line for line in log.splitlines()
+                if "WARNING" in line and "IPKernelApp" not in line]
     assert not warnings, "\n".join(warnings)
     shutil.rmtree(EXECUTED, ignore_errors=True)
     EXECUTED.mkdir(parents=True)
@@ -77,7 +83,8 @@ def test_page_images_and_links_resolve(site, page):
     text, folder = html(site, page), (site / page).parent
     for src in re.findall(r'<img[^>]+src="([^"]+)"', text):
         if not src.startswith(("http", "data:")):
-            assert (folder / unquote(src.split("?")[0])).resolve().is_file(), f"{page}: missing image {src}"
+            image = (folder / unquote(src.split("?")[0])).resolve()
+            assert image.is_file(), f"{page}: missing image {src}"
     for href in re.findall(r'<a [^>]*href="([^"]+)"', text):
         if href.startswith(("http:", "https:", "mailto:", "javascript:", "data:")):
             continue
@@ -87,7 +94,8 @@ def test_page_images_and_links_resolve(site, page):
             target = target / "index.html"
         assert target.is_file(), f"{page}: broken link {href}"
         if url.fragment and target.suffix == ".html":
-            assert url.fragment in ids_in(target.read_text()), f"{page}: link to a missing anchor {href}"
+            assert url.fragment in ids_in(target.read_text()), (
+                f"{page}: link to a missing anchor {href}")
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -100,7 +108,8 @@ def test_page_says_nothing_about_this_machine(site, page):
 @pytest.mark.parametrize("page", CHAPTERS)
 def test_chapter_shows_figures_and_equations(site, page):
     text = html(site, page)
-    assert len(re.findall(r'<img[^>]+src="[^"]*_images/', text)) >= 2, f"{page}: fewer than 2 figures"
+    figures = re.findall(r'<img[^>]+src="[^"]*_images/', text)
+    assert len(figures) >= 2, f"{page}: fewer than 2 figures"
     assert 'class="math' in text, f"{page}: no math"
 
 
@@ -112,7 +121,8 @@ def test_chapter_has_launch_download_and_repository_buttons(site, page):
     assert f"https://mybinder.org/v2/gh/{owner_repo}/{BRANCH}?urlpath=lab/tree/{notebook}" in text
     assert f"https://colab.research.google.com/github/{owner_repo}/blob/{BRANCH}/{notebook}" in text
     assert "initThebeSBT()" in text, f"{page}: no live-code (Thebe) button"
-    assert f'repo: "{owner_repo}"' in text and f'ref: "{BRANCH}"' in text, f"{page}: Thebe's Binder repo"
+    assert f'repo: "{owner_repo}"' in text and f'ref: "{BRANCH}"' in text, (
+        f"{page}: Thebe's Binder repo")
     assert f'href="{REPO}"' in text, f"{page}: no repository button"
     assert f"{REPO}/issues/new" in text, f"{page}: no issues button"
     assert f"_sources/{notebook}" in text, f"{page}: no download button for the notebook"
@@ -123,15 +133,23 @@ def test_chapters_are_numbered_in_the_navigation(site):
     navigation = text[text.index('bd-docs-nav'):]
     navigation = navigation[:navigation.index("</nav>")]
     for number, page in enumerate(CHAPTERS, start=1):
-        link = re.search(rf'<a class="reference internal" href="[^"]*{Path(page).name}\.html">(.*?)</a>',
-                         navigation, re.S)
-        assert link and link.group(1).strip().startswith(f"{number}. "), f"{page} is not numbered {number}"
+        link = re.search(
+            rf'<a class="reference internal" href="[^"]*{Path(page).name}\.html">(.*?)</a>',
+            navigation, re.S)
+        assert link and link.group(1).strip().startswith(f"{number}. "), (
+            f"{page} is not numbered {number}")
 
 
 def test_logo_and_favicon(site):
     text = html(site, TOC["root"])
     assert re.search(r'<link rel="icon" href="[^"]*favicon\.png"', text)
     assert re.search(r'<img src="[^"]*logo\.svg"', text)
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_thebe_configuration_script_appears_once(site, page):
+    """book/_ext/unique_scripts.py's job (a browser reports a second copy as a JavaScript error)."""
+    assert html(site, page).count("const THEBE_JS_URL") == 1
 
 
 def test_no_widget_or_math_script_from_a_cdn(site):

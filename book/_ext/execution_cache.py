@@ -18,8 +18,9 @@ stale outputs. This extension, before Sphinx reads any document:
    traceback is printed.
 
 After reading, it writes the executed notebooks, with their outputs, to ``_build/jupyter_execute``
-(myst-nb's cache mode writes them without). It also resolves a relative ``execute: cache:`` path against the book's folder, so every build
-of this book, whatever its output folder, shares one cache.
+(myst-nb's cache mode writes them without). It also resolves a relative ``execute: cache:`` path
+against the book's folder, so every build of this book, whatever its output folder, shares one
+cache.
 
 Nothing happens unless ``execute_notebooks`` is ``cache``.
 """
@@ -65,10 +66,10 @@ def fingerprint(root: Path, dependencies: list[str]) -> dict[str, str]:
         else:
             raise ExtensionError(f"execution_cache_dependencies: {entry!r} does not exist")
         for file in files:
-            digests[file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)] = (
-                _file_digest(file))
-    packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()
-                      if d.metadata["Name"])
+            name = file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
+            digests[name] = _file_digest(file)
+    packages = sorted(f"{d.metadata['Name']}=={d.version}"
+                      for d in importlib.metadata.distributions() if d.metadata["Name"])
     digests["(python)"] = sys.version
     digests["(installed packages)"] = hashlib.sha256("\n".join(packages).encode()).hexdigest()
     return digests
@@ -90,7 +91,8 @@ def invalidate_if_stale(cache_path: Path, digests: dict[str, str]) -> list[str]:
         except (OSError, ValueError):
             old = None
         if old != digests:
-            changed = _changes(old, digests) if old else ["(no record of what the cache was built with)"]
+            changed = (_changes(old, digests) if old
+                       else ["(no record of what the cache was built with)"])
             shutil.rmtree(cache_path)
     cache_path.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps(digests, indent=1, sort_keys=True))
@@ -148,7 +150,8 @@ def prepare_cache(app: Sphinx, env, docnames) -> None:
     digests = fingerprint(Path(app.confdir), list(app.config.execution_cache_dependencies))
     changed = invalidate_if_stale(cache_path, digests)
     if changed:
-        shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
+        more = len(changed) - 8
+        shown = ", ".join(changed[:8]) + (f" and {more} more" if more > 0 else "")
         LOGGER.info(f"execution cache emptied, its dependencies changed: {shown}")
 
     cache = get_cache(str(cache_path))
@@ -189,8 +192,9 @@ def prepare_cache(app: Sphinx, env, docnames) -> None:
     LOGGER.info(f"executed {len(todo) - len(failures)} notebook(s) in "
                 f"{time.perf_counter() - start:.1f} s")
     if failures and nb_config.execution_raise_on_error:
-        details = "\n\n".join(f"{name}:\n{error if nb_config.execution_show_tb else error.splitlines()[-1]}"
-                              for name, error in failures)
+        details = "\n\n".join(
+            f"{name}:\n{error if nb_config.execution_show_tb else error.splitlines()[-1]}"
+            for name, error in failures)
         raise ExtensionError(f"executing notebooks failed:\n\n{details}")
 
 
