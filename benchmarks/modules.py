@@ -5,7 +5,7 @@ Pairs (ours vs PyTorch's, the weights copied with ``transformer_lib.reference``)
 - ``MultiHeadAttention`` vs ``nn.MultiheadAttention`` (self-attention);
 - ``EncoderLayer`` vs ``nn.TransformerEncoderLayer``;
 - ``DecoderOnlyLM`` vs the same architecture built from ``nn.TransformerEncoderLayer`` with a
-  causal mask (``TorchDecoderOnlyLM`` below): a training step, forward + backward + AdamW.
+  causal mask (``reference.TorchDecoderOnlyLM``): a training step, forward + backward + AdamW.
 
 Passes: "forward" is inference (``eval()`` under ``torch.no_grad()``: PyTorch's modules then take
 their fused C++ fast path); "forward+backward" is training mode (dropout 0, so both compute the
@@ -20,7 +20,6 @@ profiled (torch.profiler) and the table says where the extra time goes.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,7 +29,9 @@ from torch import nn
 
 import transformer_lib as tl
 from transformer_lib import reference
-from benchmarks.common import explain, fmt_ms, interleaved, markdown_table, profile, profile_table
+from benchmarks.profiling import explain, profile, profile_table
+from benchmarks.report import fmt_ms, markdown_table
+from benchmarks.timing import interleaved
 
 TARGET = 1.15
 
@@ -75,51 +76,6 @@ def lm_config(shape: Shape, dropout: float = 0.0) -> tl.TransformerConfig:
         n_layers=CH9_LAYERS, dropout=dropout, max_len=shape.length, norm_first=True,
         activation="gelu", positional="learned", pad_id=None,
     )
-
-
-class TorchDecoderOnlyLM(nn.Module):
-    """``DecoderOnlyLM`` built from PyTorch's modules: nn.Embedding for tokens and positions,
-    ``nn.TransformerEncoder`` under a causal mask, a final ``nn.LayerNorm``, a tied output layer.
-
-    Shape:
-        ids ``(B, T)``; returns logits ``(B, T, V)``.
-    """
-
-    def __init__(self, cfg: tl.TransformerConfig):
-        super().__init__()
-        self.scale = math.sqrt(cfg.d_model)  # as TokenEmbedding (the paper, 3.4)
-        self.token = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.position = nn.Embedding(cfg.max_len, cfg.d_model)
-        self.dropout = nn.Dropout(cfg.dropout)
-        layer = nn.TransformerEncoderLayer(
-            cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, activation=cfg.activation,
-            layer_norm_eps=cfg.layer_norm_eps, batch_first=True, norm_first=cfg.norm_first)
-        self.stack = nn.TransformerEncoder(layer, cfg.n_layers, enable_nested_tensor=False)
-        self.final_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
-        self.output = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
-        self.output.weight = self.token.weight
-        blocked = ~torch.ones(cfg.max_len, cfg.max_len, dtype=torch.bool).tril()  # True = blocked
-        self.register_buffer("blocked", blocked, persistent=False)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        T = ids.shape[1]
-        positions = torch.arange(T, device=ids.device)
-        x = self.dropout(self.token(ids) * self.scale + self.position(positions))  # (B, T, D)
-        x = self.stack(x, mask=self.blocked[:T, :T], is_causal=True)
-        return self.output(self.final_norm(x))  # (B, T, V)
-
-
-def torch_lm_like(ours: tl.DecoderOnlyLM) -> TorchDecoderOnlyLM:
-    """A ``TorchDecoderOnlyLM`` holding the weights of ``ours``."""
-    cfg = ours.cfg
-    theirs = TorchDecoderOnlyLM(cfg)
-    with torch.no_grad():
-        theirs.token.weight.copy_(ours.embedding.token.embedding.weight)
-        theirs.position.weight.copy_(ours.embedding.position.position_embedding.weight)
-    theirs.stack.layers = nn.ModuleList(
-        reference.torch_encoder_layer(layer, cfg) for layer in ours.layers)
-    theirs.final_norm = reference.torch_layer_norm(ours.final_norm)
-    return theirs.train(ours.training)
 
 
 @dataclass
@@ -218,7 +174,7 @@ def lm_cases(shape: Shape) -> list[Case]:
     torch.manual_seed(0)
     cfg = lm_config(shape)
     ours = tl.DecoderOnlyLM(cfg)
-    theirs = torch_lm_like(ours)
+    theirs = reference.torch_decoder_only_lm(ours)
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(0, cfg.vocab_size, (shape.batch, shape.length), generator=generator)
     targets = torch.randint(0, cfg.vocab_size, (shape.batch, shape.length), generator=generator)

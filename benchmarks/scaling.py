@@ -37,7 +37,9 @@ import torch
 import torch.nn.functional as F
 
 import transformer_lib as tl
-from benchmarks.common import MiB, ROOT, interleaved, markdown_table, python_with_repo_on_path
+from benchmarks.common import MiB, ROOT, python_with_repo_on_path
+from benchmarks.report import markdown_table
+from benchmarks.timing import interleaved
 
 BATCH, HEADS, HEAD_DIM = 1, 8, 32  # one sequence, the larger shape's heads: D = 256
 LENGTHS = (64, 128, 256, 512, 1024, 2048)

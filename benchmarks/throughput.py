@@ -2,9 +2,9 @@
 
 The peak is measured in the same run: the best float32 matrix-multiply rate of this machine
 (``torch.mm`` of square matrices, several sizes, the fastest of several calls each, all cores).
-The model is trained with ``transformer_lib.training.fit`` and ``lm_loss``, as the chapter does
-(gradient clipping, AdamW), on random token ids, alternating with the same architecture built
-from PyTorch's modules.
+The model is trained with ``transformer_lib.training.fit`` and ``losses.lm_loss``, as the
+chapter does (gradient clipping, AdamW), on random token ids, alternating with the same
+architecture built from PyTorch's modules.
 
 A training step's work is counted the usual way (Kaplan et al. 2020; nanoGPT's MFU): a
 multiply-add is 2 FLOPs, the backward pass costs twice the forward, so a step costs
@@ -20,9 +20,13 @@ import time
 import torch
 
 import transformer_lib as tl
-from transformer_lib.training import History, fit, lm_loss
-from benchmarks.common import interleaved, markdown_table
-from benchmarks.modules import CH9_LAYERS, CH9_VOCAB, lm_config, shapes, torch_lm_like
+from transformer_lib import reference
+from transformer_lib.history import History
+from transformer_lib.losses import lm_loss
+from transformer_lib.training import fit
+from benchmarks.report import markdown_table
+from benchmarks.timing import interleaved
+from benchmarks.modules import CH9_LAYERS, CH9_VOCAB, lm_config, shapes
 
 CH9_DROPOUT = 0.0  # as chapter 9 trains its model
 
@@ -60,7 +64,7 @@ def run(quick: bool, log=print) -> dict:
     torch.manual_seed(0)
     cfg = lm_config(shape, dropout=CH9_DROPOUT)
     ours = tl.DecoderOnlyLM(cfg)
-    theirs = torch_lm_like(ours)
+    theirs = reference.torch_decoder_only_lm(ours)
     generator = torch.Generator().manual_seed(0)
     data = torch.randint(0, cfg.vocab_size, (8, shape.batch, shape.length + 1), generator=generator)
 

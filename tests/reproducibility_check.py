@@ -24,7 +24,8 @@ SITE = ROOT / "_build" / "test-runs" / "site"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 pytestmark = pytest.mark.skipif(
-    torch.cuda.is_available() or (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()),
+    torch.cuda.is_available()
+    or (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()),
     reason="identical printed numbers are promised on CPU; on a GPU the stated tolerances apply",
 )
 
@@ -32,12 +33,14 @@ pytestmark = pytest.mark.skipif(
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_two_executions_print_the_same(path):
     nbval_file, site_file = RECORDS / f"{path.name}.json", SITE / path.name
-    assert nbval_file.exists() and site_file.exists(), "run `make test`: it executes both runs first"
+    assert nbval_file.exists() and site_file.exists(), (
+        "run `make test`: it executes both runs first")
     first = json.loads(nbval_file.read_text())
     site = nbformat.read(site_file, as_version=4)
     second = {cell.get("id"): printed_text(cell.get("outputs", [])) for cell in site.cells
               if cell.cell_type == "code"}
-    assert set(first) <= set(second), f"cells missing from the site build: {set(first) - set(second)}"
+    assert set(first) <= set(second), (
+        f"cells missing from the site build: {set(first) - set(second)}")
     for cell_id, text in first.items():
         if text != second[cell_id]:
             diff = "\n".join(difflib.unified_diff(text.splitlines(), second[cell_id].splitlines(),

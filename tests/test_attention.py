@@ -117,3 +117,27 @@ def test_fully_masked_query_gives_zeros_on_both_paths():
     fast = ours(x, mask=mask)
     torch.testing.assert_close(fast, explicit)
     torch.testing.assert_close(fast[1, 2], ours.out_proj.bias)  # zero attention, then W^O's bias
+
+
+def test_causal_mask_with_a_start_is_the_last_rows_of_a_longer_one():
+    full = tl.causal_mask(7)  # (T, T)
+    assert torch.equal(tl.causal_mask(3, start=4), full[4:])  # (3, 7): queries 4, 5, 6
+    assert tl.causal_mask(1, start=6).all()  # the newest position sees everything before it
+    with pytest.raises(ValueError, match="start=-2"):
+        tl.causal_mask(3, start=-2)
+
+
+def test_split_and_merge_heads_are_inverse():
+    mha = tl.MultiHeadAttention(d_model=12, n_heads=3)
+    x = torch.randn(2, 5, 12)
+    heads = mha.split_heads(x)  # (B, H, T, Dh)
+    assert heads.shape == (2, 3, 5, 4)
+    torch.testing.assert_close(heads[:, 1], x[..., 4:8])  # head 1 holds features 4..7
+    assert torch.equal(mha.merge_heads(heads), x)
+
+
+def test_padding_mask_from_ids():
+    ids = torch.tensor([[5, 6, 0, 0], [7, 0, 8, 9]])
+    assert torch.equal(tl.attention.padding_mask_from_ids(ids, 0),
+                       torch.tensor([[[True, True, False, False]], [[True, False, True, True]]]))
+    assert tl.attention.padding_mask_from_ids(ids, None) is None

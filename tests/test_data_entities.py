@@ -340,7 +340,8 @@ def test_span_scores_by_hand():
     assert scores["f1"] == pytest.approx(6 / 11)
     per_type = scores["per_type"]
     assert set(per_type) == {"PER", "LOC", "ORG", "DATE"}
-    assert per_type["PER"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2})
+    assert per_type["PER"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5,
+                                             "support": 2})
     assert per_type["LOC"] == pytest.approx({"precision": 0.5, "recall": 1.0, "f1": 2 / 3,
                                              "support": 1})
     assert per_type["ORG"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}

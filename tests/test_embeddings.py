@@ -13,7 +13,7 @@ def test_token_embedding_is_nn_embedding_scaled_by_sqrt_d_model():
     torch.manual_seed(0)
     ours = tl.TokenEmbedding(vocab_size=11, d_model=8)
     reference = nn.Embedding(11, 8)
-    reference.weight.data.copy_(ours.embedding.weight.data)
+    reference.weight.data.copy_(ours.table.weight.data)
     ids = torch.randint(0, 11, (3, 5))
     torch.testing.assert_close(ours(ids), reference(ids) * math.sqrt(8))
 
@@ -51,9 +51,9 @@ def test_learned_positions_add_one_trained_vector_per_position():
     module = tl.LearnedPositionalEncoding(d_model=6, max_len=10)
     x = torch.zeros(3, 4, 6)
     out = module(x)
-    torch.testing.assert_close(out[1], module.position_embedding.weight[:4])
+    torch.testing.assert_close(out[1], module.table.weight[:4])
     out.sum().backward()
-    assert module.position_embedding.weight.grad is not None
+    assert module.table.weight.grad is not None
 
 
 @pytest.mark.parametrize("positional", ["sinusoidal", "learned"])
@@ -75,3 +75,24 @@ def test_scaled_token_vectors_are_the_size_of_the_position_vectors():
     positions = tl.sinusoidal_positional_encoding(1000, 512)
     ratio = tokens.norm(dim=-1).mean() / positions.norm(dim=-1).mean()
     assert 1.2 < ratio < 1.6  # sqrt(D) against sqrt(D/2): sqrt(2) = 1.41
+
+
+@pytest.mark.parametrize("positional", ["sinusoidal", "learned"])
+def test_start_offsets_the_positions(positional):
+    """Positions start..start+T-1: the last T rows of a longer sequence's embedding."""
+    embed = tl.TransformerEmbedding(50, 16, max_len=12, positional=positional).eval()
+    ids = torch.randint(0, 50, (2, 10))
+    whole = embed(ids)  # (B, T, D), positions 0..9
+    torch.testing.assert_close(embed(ids[:, 4:], start=4), whole[:, 4:])
+    with pytest.raises(ValueError, match=r"covers positions 8\.\.12 \(start=8\).*max_len=12"):
+        embed(torch.zeros(1, 5, dtype=torch.long), start=8)
+    with pytest.raises(ValueError, match="start=-1"):
+        embed(ids, start=-1)
+
+
+def test_token_ids_are_range_checked_on_the_cpu_only():
+    """Reading ids back from a GPU would stall every step; the meta device stands in for one."""
+    embed = tl.TokenEmbedding(10, 4)
+    with pytest.raises(ValueError, match="token id 10, outside the vocabulary"):
+        embed(torch.tensor([[3, 10]]))
+    assert embed.to("meta")(torch.tensor([[3, 10]], device="meta")).shape == (1, 2, 4)

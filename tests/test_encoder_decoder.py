@@ -36,11 +36,13 @@ def test_encoder_layer_and_stack_equal_pytorch(norm_first, activation, B, S, T, 
     cfg = config(D, H, F, N, norm_first, activation)
     encoder = tl.Encoder(cfg).eval()
     x, mask = torch.randn(B, S, D), padded_mask(B, S)
-    layer = encoder.layers[0]
+    layer = encoder.stack.layers[0]
     torch.testing.assert_close(
-        layer(x, mask), reference.torch_encoder_layer(layer, cfg)(x, src_key_padding_mask=~mask.squeeze(1)))
+        layer(x, mask),
+        reference.torch_encoder_layer(layer, cfg)(x, src_key_padding_mask=~mask.squeeze(1)))
     torch.testing.assert_close(
-        encoder.run_layers(x, mask), reference.torch_encoder(encoder)(x, src_key_padding_mask=~mask.squeeze(1)))
+        encoder.stack(x, mask),
+        reference.torch_encoder(encoder)(x, src_key_padding_mask=~mask.squeeze(1)))
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
@@ -48,13 +50,14 @@ def test_encoder_layer_and_stack_equal_pytorch(norm_first, activation, B, S, T, 
 def test_decoder_layer_and_stack_equal_pytorch(norm_first, B, S, T, D, H, F, N):
     cfg = config(D, H, F, N, norm_first)
     decoder = tl.Decoder(cfg).eval()
-    y, memory, mask, causal = torch.randn(B, T, D), torch.randn(B, S, D), padded_mask(B, S), tl.causal_mask(T)
+    y, memory = torch.randn(B, T, D), torch.randn(B, S, D)
+    mask, causal = padded_mask(B, S), tl.causal_mask(T)
     kwargs = dict(tgt_mask=~causal, memory_key_padding_mask=~mask.squeeze(1))
-    layer = decoder.layers[0]
+    layer = decoder.stack.layers[0]
     torch.testing.assert_close(layer(y, memory, causal, mask),
                                reference.torch_decoder_layer(layer, cfg)(y, memory, **kwargs))
-    torch.testing.assert_close(decoder.run_layers(y, memory, causal, mask),
-                               reference.torch_decoder(decoder, cfg)(y, memory, **kwargs))
+    torch.testing.assert_close(decoder.stack(y, memory, causal, mask),
+                               reference.torch_decoder(decoder)(y, memory, **kwargs))
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
@@ -65,7 +68,7 @@ def test_transformer_equals_nn_transformer(norm_first, B, S, T, D, H, F, N):
     src[1:, -1] = 0  # some padding
     mask, causal = model.source_mask(src), tl.causal_mask(T)
     x, y = model.encoder.embedding(src), model.decoder.embedding(tgt)
-    ours = model.decoder.run_layers(y, model.encoder.run_layers(x, mask), causal, mask)
+    ours = model.decoder.stack(y, model.encoder.stack(x, mask), causal, mask)
     theirs = reference.torch_transformer(model)(
         x, y, tgt_mask=~causal, src_key_padding_mask=~mask.squeeze(1),
         memory_key_padding_mask=~mask.squeeze(1))
@@ -89,7 +92,8 @@ def test_future_targets_do_not_change_earlier_outputs(model_class):
     tgt = torch.randint(1, 40, (2, 8))
     changed = tgt.clone()
     changed[:, 5:] = torch.randint(1, 40, (2, 3))
-    run = (lambda t: model(torch.randint(1, 40, (2, 6), generator=torch.Generator().manual_seed(1)), t)
+    run = (lambda t: model(torch.randint(1, 40, (2, 6),
+                                         generator=torch.Generator().manual_seed(1)), t)
            ) if model_class == "Transformer" else model
     torch.testing.assert_close(run(tgt)[:, :5], run(changed)[:, :5])
     assert not torch.allclose(run(tgt)[:, 5:], run(changed)[:, 5:])
@@ -101,15 +105,17 @@ def test_decoder_only_lm_equals_a_causal_pytorch_encoder_stack():
     ids = torch.randint(1, 40, (2, 9))
     stack = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(
         16, 4, 32, 0.0, "gelu", batch_first=True, norm_first=True), 2, enable_nested_tensor=False)
-    stack.layers = torch.nn.ModuleList(reference.torch_encoder_layer(layer, cfg) for layer in lm.layers)
+    stack.layers = torch.nn.ModuleList(reference.torch_encoder_layer(layer, cfg)
+                                       for layer in lm.stack.layers)
     hidden = stack(lm.embedding(ids), mask=~tl.causal_mask(9))
-    torch.testing.assert_close(lm(ids), lm.output(lm.final_norm(hidden)))
+    torch.testing.assert_close(lm(ids), lm.output(lm.stack.final_norm(hidden)))
 
 
 def test_shared_embeddings_are_one_tensor():
-    model = tl.Transformer(tl.TransformerConfig(vocab_size=30, d_model=8, n_heads=2, d_ff=16, n_layers=1))
-    weight = model.encoder.embedding.token.embedding.weight
-    assert model.decoder.embedding.token.embedding.weight is weight and model.output.weight is weight
+    model = tl.Transformer(tl.TransformerConfig(vocab_size=30, d_model=8, n_heads=2, d_ff=16,
+                                                n_layers=1))
+    weight = model.encoder.embedding.token.table.weight
+    assert model.decoder.embedding.token.table.weight is weight and model.output.weight is weight
 
 
 def test_paper_parameter_counts_within_3_percent_of_table_3():
@@ -119,3 +125,38 @@ def test_paper_parameter_counts_within_3_percent_of_table_3():
         big = tl.count_parameters(tl.Transformer(tl.TransformerConfig.big(vocab_size=37000)))
     assert abs(base - 65e6) / 65e6 < 0.03, base
     assert abs(big - 213e6) / 213e6 < 0.03, big
+
+
+def test_a_stack_checks_its_inputs_once_in_its_first_layer():
+    """Later layers get what the first returned: only the first layer's modules check."""
+    encoder = tl.Encoder(config(16, 4, 32, 3, False)).eval()
+    first, *later = encoder.stack.layers
+    assert all(m.check_inputs for m in first.modules() if hasattr(m, "check_inputs"))
+    assert not any(m.check_inputs for layer in later for m in layer.modules()
+                   if hasattr(m, "check_inputs"))
+    ids = torch.randint(1, 40, (2, 6))
+    with pytest.raises(ValueError, match="mask of shape"):  # still a clear message
+        encoder(ids, torch.ones(2, 1, 5, dtype=torch.bool))
+    with pytest.raises(ValueError, match="has last dimension 8"):  # the stack alone checks too
+        encoder.stack(torch.randn(2, 6, 8))
+    alone = tl.EncoderLayer(config(16, 4, 32, 1, False))  # a layer outside a stack checks
+    with pytest.raises(ValueError, match="query has last dimension 8"):
+        alone(torch.randn(2, 6, 8))
+
+
+def test_an_injected_embedding_replaces_the_papers():
+    cfg = config(16, 4, 32, 2, True)
+
+    class Doubled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = tl.TransformerEmbedding(40, 16)
+
+        def forward(self, ids, scale=2.0):
+            return self.inner(ids) * scale
+
+    encoder = tl.Encoder(cfg, embedding=Doubled()).eval()
+    ids = torch.randint(1, 40, (2, 6))
+    mask = tl.attention.padding_mask_from_ids(ids, 0)  # (B, 1, S)
+    expected = encoder.stack(encoder.embedding.inner(ids) * 3.0, mask)
+    torch.testing.assert_close(encoder(ids, scale=3.0), expected)  # extra inputs reach it

@@ -17,7 +17,8 @@ def seed():
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
 def test_feed_forward_equals_the_encoder_layers_path(activation):
     ours = tl.FeedForward(16, 48, activation=activation).eval()
-    layer = nn.TransformerEncoderLayer(16, 2, 48, dropout=0.0, activation=activation, batch_first=True)
+    layer = nn.TransformerEncoderLayer(16, 2, 48, dropout=0.0, activation=activation,
+                                       batch_first=True)
     with torch.no_grad():
         for name in ("linear1", "linear2"):
             getattr(layer, name).weight.copy_(getattr(ours, name).weight)

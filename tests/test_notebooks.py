@@ -49,7 +49,8 @@ def test_no_notebook_redefines_a_library_name(path):
     for cell in cells(path):
         if cell["cell_type"] != "code":
             continue
-        code = "\n".join(line for line in source(cell).splitlines() if not line.lstrip()[:1] in "%!")
+        code = "\n".join(line for line in source(cell).splitlines()
+                         if line.lstrip()[:1] not in "%!")
         for node in ast.parse(code).body:
             names = set()
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
@@ -64,11 +65,16 @@ def test_exercises_are_marked_and_checked(path):
     all_cells = cells(path)
     solutions = [i for i, c in enumerate(all_cells) if BEGIN in source(c)]
     assert len(solutions) >= 3, "each chapter has at least three exercises"
+    grade_ids = [all_cells[i]["metadata"].get("nbgrader", {}).get("grade_id") for i in solutions]
+    assert len(set(grade_ids)) == len(grade_ids), f"nbgrader ids must be unique: {grade_ids}"
     for i in solutions:
         text = source(all_cells[i])
         assert text.count(BEGIN) == text.count(END) == 1, text[:80]
         assert text.index(BEGIN) < text.index(END)
         assert "hide-input" in all_cells[i]["metadata"].get("tags", []), text[:80]
+        nbgrader = all_cells[i]["metadata"].get("nbgrader", {})  # what nbgrader needs to grade it
+        assert nbgrader.get("solution") is True and nbgrader.get("grade") is False, text[:80]
+        assert nbgrader.get("grade_id", "").startswith(f"ch{path.name[:2]}-exercise-"), text[:80]
         following = source(all_cells[i + 1])
         assert re.search(r"^assert checks\.check_\w+\(", following, re.M), following[:80]
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 import transformer_lib as tl
-from transformer_lib import pretrained
+from transformer_lib import pretrained, task_heads
 
 SENTENCES = [
     "A kitten naps on the couch.",
@@ -136,11 +136,11 @@ def test_bad_state_dicts_are_rejected_by_name(state, model, change, culprit):
 
 def test_names_and_inputs_are_validated():
     name = "encoder.layer.11.intermediate.dense.bias"
-    assert pretrained.bert_name_to_ours(name) == "layers.11.ffn.linear1.bias"
+    assert pretrained.bert_name_to_ours(name) == "stack.layers.11.ffn.linear1.bias"
     with pytest.raises(ValueError, match="pooler.dense.weight"):
         pretrained.bert_name_to_ours("pooler.dense.weight")
-    with pytest.raises(ValueError, match="layers.0.nonsense"):
-        pretrained.ours_to_bert_name("layers.0.nonsense")
+    with pytest.raises(ValueError, match="stack.layers.0.nonsense"):
+        pretrained.ours_to_bert_name("stack.layers.0.nonsense")
     with pytest.raises(ValueError, match="hidden_act"):
         pretrained.bert_config({"hidden_act": "relu"})
 
@@ -165,7 +165,7 @@ def test_bert_embedding_is_layer_norm_of_the_sum():
 
 def test_mean_pool_ignores_padding_and_encode_wants_a_list(model):
     h = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])  # (1, 3, 2)
-    pooled = pretrained.mean_pool(h, torch.tensor([[1, 1, 0]]))
+    pooled = task_heads.mean_pool(h, torch.tensor([[True, True, False]]))  # what encode uses
     torch.testing.assert_close(pooled, torch.tensor([[2.0, 3.0]]))
     with pytest.raises(TypeError, match="list of strings"):
         model.encode("one sentence")

@@ -1,4 +1,5 @@
-"""Property tests: the shape-generic functions hold their contracts over random sizes (hypothesis)."""
+"""Property tests: the shape-generic functions hold their contracts over random sizes
+(hypothesis)."""
 
 import math
 
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import transformer_lib as tl
-from transformer_lib import training
+from transformer_lib import losses, training
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)
 sizes = st.integers(min_value=1, max_value=9)
@@ -33,7 +34,8 @@ def test_attention_equals_pytorch_for_any_shape(batch, heads, t, s, d_k, d_v, se
 @SETTINGS
 @given(batch=sizes, t=sizes, seed=seeds)
 def test_masked_attention_never_looks_at_blocked_keys(batch, t, seed):
-    q, k, v = randn(batch, t, 4, seed=seed), randn(batch, t, 4, seed=seed + 1), randn(batch, t, 3, seed=seed + 2)
+    q, k, v = randn(batch, t, 4, seed=seed), randn(batch, t, 4, seed=seed + 1), \
+        randn(batch, t, 3, seed=seed + 2)
     mask = tl.causal_mask(t)
     out, weights = tl.scaled_dot_product_attention(q, k, v, mask)
     assert (weights[..., ~mask] == 0).all()
@@ -101,7 +103,7 @@ def test_a_shift_of_positions_is_a_rotation(pos, offset, half):
 def test_label_smoothing_equals_pytorch_for_any_size(n, v, eps, seed):
     logits = randn(n, v, seed=seed)
     targets = torch.randint(0, v, (n,), generator=torch.Generator().manual_seed(seed))
-    torch.testing.assert_close(training.label_smoothed_cross_entropy(logits, targets, eps),
+    torch.testing.assert_close(losses.label_smoothed_cross_entropy(logits, targets, eps),
                                F.cross_entropy(logits, targets, label_smoothing=eps))
 
 

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 import transformer_lib as tl
-from transformer_lib import data, decoding, training
+from transformer_lib import data, decoding, losses, training
+from transformer_lib.checkpoint import load_checkpoint, save_checkpoint
 from transformer_lib.models import MaskedLanguageModel
 
 TASK = data.SequenceTask("reverse", n_symbols=6, min_len=2, max_len=5)
@@ -34,7 +35,7 @@ TRAIN, TEST = TASK.splits(200, 20, seed=0)
 
 
 def loss_fn(model, batch):
-    return training.seq2seq_loss(model, batch, smoothing=0.1)
+    return losses.seq2seq_loss(model, batch, smoothing=0.1)
 
 
 # --- loss and schedule -------------------------------------------------------------------------
@@ -46,14 +47,14 @@ def test_label_smoothing_equals_pytorch(smoothing, ignore_index):
     logits = torch.randn(12, 7, generator=generator)
     targets = torch.randint(0, 7, (12,), generator=generator)
     targets[:3] = 0
-    ours = training.label_smoothed_cross_entropy(logits, targets, smoothing, ignore_index)
+    ours = losses.label_smoothed_cross_entropy(logits, targets, smoothing, ignore_index)
     kwargs = {} if ignore_index is None else {"ignore_index": ignore_index}
     theirs = F.cross_entropy(logits, targets, label_smoothing=smoothing, **kwargs)
     torch.testing.assert_close(ours, theirs)
 
 
 def test_smoothed_targets_rows_sum_to_one_and_peak_at_the_target():
-    dist = training.smoothed_targets(torch.tensor([2, 0]), 5, 0.1)
+    dist = losses.smoothed_targets(torch.tensor([2, 0]), 5, 0.1)
     torch.testing.assert_close(dist.sum(-1), torch.ones(2))
     assert dist[0, 2] == pytest.approx(0.9 + 0.1 / 5) and dist[0, 0] == pytest.approx(0.02)
 
@@ -76,7 +77,7 @@ def run(steps, history=None, model=None, checkpoint=None, checkpoint_every=None)
     model = model or tiny_model()
     optimizer, scheduler = training.noam_optimizer(model, 16, warmup=10)
     if history is not None:
-        history = training.load_checkpoint(checkpoint, model, optimizer, scheduler)
+        history = load_checkpoint(checkpoint, model, optimizer, scheduler)
     result = training.fit(model, optimizer, batches(TRAIN), loss_fn, steps, scheduler=scheduler,
                           checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                           history=history, progress=False, log=False)
@@ -129,27 +130,27 @@ def test_keyboard_interrupt_keeps_the_last_complete_checkpoint(tmp_path, capsys)
     assert history.interrupted and history.step == 13
     assert "interrupted after step 13" in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.pt"]  # no temporary file left
-    restored = training.load_checkpoint(path, tiny_model(), restore_rng=False)
+    restored = load_checkpoint(path, tiny_model(), restore_rng=False)
     assert restored.step == 10
 
 
 def test_checkpoint_from_another_configuration_is_refused(tmp_path):
     path = tmp_path / "run.pt"
-    training.save_checkpoint(path, tiny_model(d_model=16))
+    save_checkpoint(path, tiny_model(d_model=16))
     with pytest.raises(ValueError, match=r"another configuration: d_model=16 \(this model: 32\)"):
-        training.load_checkpoint(path, tiny_model(d_model=32))
+        load_checkpoint(path, tiny_model(d_model=32))
 
 
 def test_checkpoint_with_wrong_shapes_or_garbage_is_refused(tmp_path):
     path = tmp_path / "weights.pt"
     torch.save({"model": {"weight": torch.zeros(3, 3)}}, path)
     with pytest.raises(ValueError, match="does not fit this model"):
-        training.load_checkpoint(path, tiny_model())
+        load_checkpoint(path, tiny_model())
     path.write_text("not a checkpoint")
     with pytest.raises(ValueError, match="is not a checkpoint"):
-        training.load_checkpoint(path, tiny_model())
+        load_checkpoint(path, tiny_model())
     with pytest.raises(FileNotFoundError, match="no such file"):
-        training.load_checkpoint(tmp_path / "missing.pt", tiny_model())
+        load_checkpoint(tmp_path / "missing.pt", tiny_model())
 
 
 def test_fit_rejects_bad_arguments():
@@ -165,14 +166,14 @@ def test_fit_stops_on_a_non_finite_loss():
     model = tiny_model()
     optimizer = torch.optim.Adam(model.parameters())
     with pytest.raises(FloatingPointError, match="the loss became nan at step 0"):
-        training.fit(model, optimizer, batches(TRAIN), lambda m, b: torch.tensor(float("nan")), 3,
-                     progress=False)
+        training.fit(model, optimizer, batches(TRAIN), lambda m, b: loss_fn(m, b) * float("nan"),
+                     3, progress=False)
 
 
 def test_mask_tokens_follows_bert_proportions():
     ids = torch.randint(3, 50, (200, 100), generator=torch.Generator().manual_seed(0))
     ids[:, -10:] = 0
-    inputs, labels = training.mask_tokens(ids, mask_id=1, vocab_size=50,
+    inputs, labels = losses.mask_tokens(ids, mask_id=1, vocab_size=50,
                                           generator=torch.Generator().manual_seed(1))
     chosen = labels != -100
     assert not chosen[:, -10:].any()
@@ -184,15 +185,16 @@ def test_mask_tokens_follows_bert_proportions():
 
 def test_masked_language_model_trains():
     tl.seed_everything(0)
-    cfg = tl.TransformerConfig(vocab_size=20, d_model=16, n_heads=2, d_ff=32, n_layers=1, dropout=0.0)
+    cfg = tl.TransformerConfig(vocab_size=20, d_model=16, n_heads=2, d_ff=32, n_layers=1,
+                               dropout=0.0)
     model = MaskedLanguageModel(cfg)
     seqs = torch.arange(3, 19).repeat(64, 1)  # always the same sequence: easy to learn
 
     def get_batch(step):
-        return training.mask_tokens(seqs, 1, 20, generator=torch.Generator().manual_seed(step))
+        return losses.mask_tokens(seqs, 1, 20, generator=torch.Generator().manual_seed(step))
 
     history = training.fit(model, torch.optim.Adam(model.parameters(), 3e-3), get_batch,
-                           training.mlm_loss, 80, progress=False)
+                           losses.mlm_loss, 80, progress=False)
     assert history.losses[-1] < 0.5 * math.log(20)
 
 
@@ -285,7 +287,7 @@ def test_task_splits_are_disjoint_and_correct():
     (lambda: data.BatchSampler(3, 5), "batch_size=5 is larger than n_examples=3"),
     (lambda: data.make_seq2seq_batch([], 0, 1, 2), "pairs is empty"),
     (lambda: training.noam_lr(0, 512, 4000), "step=0 must be a positive integer"),
-    (lambda: training.label_smoothed_cross_entropy(torch.zeros(2, 3, 4), torch.zeros(2)),
+    (lambda: losses.label_smoothed_cross_entropy(torch.zeros(2, 3, 4), torch.zeros(2)),
      "logits must have shape"),
     (lambda: decoding.exact_match([[1]], []), "1 predictions but 0 references"),
 ])

@@ -30,9 +30,9 @@ from transformer_lib.embeddings import (
     TransformerEmbedding,
     sinusoidal_positional_encoding,
 )
-from transformer_lib.encoder import Encoder, EncoderLayer
+from transformer_lib.encoder import Encoder, EncoderLayer, LayerStack
 from transformer_lib.feed_forward import FeedForward
-from transformer_lib.models import DecoderOnlyLM, Transformer
+from transformer_lib.models import DecoderOnlyLM, MaskedLanguageModel, Transformer
 from transformer_lib.normalization import LayerNorm, ResidualConnection
 from transformer_lib.utils import count_parameters, get_device, seed_everything
 
@@ -46,7 +46,9 @@ __all__ = [
     "EncoderLayer",
     "FeedForward",
     "LayerNorm",
+    "LayerStack",
     "LearnedPositionalEncoding",
+    "MaskedLanguageModel",
     "MultiHeadAttention",
     "ResidualConnection",
     "SinusoidalPositionalEncoding",

@@ -18,21 +18,32 @@ from torch import nn
 from transformer_lib import _validate
 
 
-def causal_mask(size: int, device: torch.device | str | None = None) -> torch.Tensor:
+def causal_mask(
+    size: int, device: torch.device | str | None = None, start: int = 0
+) -> torch.Tensor:
     """Mask that lets position t attend to positions 0..t only (no peeking at the future).
 
+    Args:
+        size: T, the number of queries.
+        device: where to build the mask.
+        start: the position of the first query (chapter 9's cache: the ``start`` earlier
+            positions are keys only); query t sits at position ``start + t``.
+
     Returns:
-        ``(T, T)`` bool, lower triangular, ``True`` = may attend.
+        ``(T, start + T)`` bool, ``True`` = may attend; lower triangular ``(T, T)`` for start=0.
     """
     _validate.positive_int("size", size)
-    return torch.ones(size, size, dtype=torch.bool, device=device).tril()
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise ValueError(f"start={start!r} must be a non-negative integer position")
+    return torch.ones(size, start + size, dtype=torch.bool, device=device).tril(start)
 
 
 def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
     """Mask that hides the padding at the end of each sequence of a batch.
 
     Args:
-        lengths: ``(B,)`` integer, the true length of each sequence (1 <= length <= max_len).
+        lengths: ``(B,)`` integer, the true length of each sequence (1 <= length <= max_len;
+            checked on the CPU only, where reading the values back costs nothing).
         max_len: S, the padded length.
 
     Returns:
@@ -42,13 +53,25 @@ def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
     _validate.positive_int("max_len", max_len)
     if lengths.is_floating_point() or lengths.dtype == torch.bool:
         raise ValueError(f"lengths must be an integer tensor, got dtype {lengths.dtype}")
-    if lengths.numel() and (lengths.min() < 1 or lengths.max() > max_len):
+    if lengths.device.type == "cpu" and lengths.numel() and (lengths.min() < 1
+                                                            or lengths.max() > max_len):
         raise ValueError(
             f"lengths must lie in [1, max_len={max_len}], got values from "
             f"{int(lengths.min())} to {int(lengths.max())}"
         )
     positions = torch.arange(max_len, device=lengths.device)  # (S,)
     return (positions < lengths.unsqueeze(1)).unsqueeze(1)  # (B, 1, S)
+
+
+def padding_mask_from_ids(ids: torch.Tensor, pad_id: int | None) -> torch.Tensor | None:
+    """The padding mask of a batch of token ids: ``True`` wherever the id is not ``pad_id``.
+
+    Returns:
+        ``(B, 1, S)`` bool for ids ``(B, S)``, or None when ``pad_id`` is None (no padding).
+    """
+    if pad_id is None:
+        return None
+    return (ids != pad_id).unsqueeze(1)  # (B, 1, S)
 
 
 def scaled_dot_product_attention(
@@ -106,6 +129,10 @@ class MultiHeadAttention(nn.Module):
         query ``(B, T, D)``, key and value ``(B, S, D)`` (default: the query, i.e. self-attention),
         mask bool ``(T, S)``, ``(B, T, S)`` or ``(B, 1, S)``; output ``(B, T, D)``, and with
         ``return_weights=True`` also the weights ``(B, H, T, S)``.
+
+    ``cache`` is for chapter 9's key-value cache: an object whose ``update(k, v)`` returns the
+    keys and values of the positions seen before followed by ``k`` and ``v`` (``S`` then counts
+    them all).
     """
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True):
@@ -116,6 +143,7 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
         self.d_model, self.n_heads, self.head_dim = d_model, n_heads, d_model // n_heads
         self.dropout = _validate.probability("dropout", dropout)
+        self.check_inputs = True  # a LayerStack turns this off: its model checks inputs once
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.k_proj = nn.Linear(d_model, d_model, bias=bias)
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
@@ -128,16 +156,20 @@ class MultiHeadAttention(nn.Module):
         value: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
         return_weights: bool = False,
+        cache=None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         key = query if key is None else key
         value = key if value is None else value
-        self._check_inputs(query, key, value)
-        q = self._split_heads(self.q_proj(query))  # (B, H, T, Dh)
-        k = self._split_heads(self.k_proj(key))  # (B, H, S, Dh)
-        v = self._split_heads(self.v_proj(value))  # (B, H, S, Dh)
+        if self.check_inputs:
+            self._check_inputs(query, key, value)
+        q = self.split_heads(self.q_proj(query))  # (B, H, T, Dh)
+        k = self.split_heads(self.k_proj(key))  # (B, H, S, Dh)
+        v = self.split_heads(self.v_proj(value))  # (B, H, S, Dh)
+        if cache is not None:  # chapter 9: the keys and values of earlier positions come first
+            k, v = cache.update(k, v)  # (B, H, S, Dh), S counting the cached positions too
         if mask is not None:
-            _check_mask(mask, (query.shape[0], query.shape[1], key.shape[1]), ranks=(2, 3),
-                        scores_doc="(B, T, S)")
+            if self.check_inputs:
+                check_mask(mask, (query.shape[0], query.shape[1], k.shape[2]))
             mask = mask.unsqueeze(-3) if mask.dim() == 3 else mask  # (B, 1, T|1, S) over heads
         dropout_p = self.dropout if self.training else 0.0
         if return_weights:
@@ -146,15 +178,17 @@ class MultiHeadAttention(nn.Module):
             out, weights = F.scaled_dot_product_attention(q, k, v, mask, dropout_p), None
             if mask is not None:  # some fused GPU kernels give NaN where every key is masked
                 out = out.masked_fill(~mask.any(-1, keepdim=True), 0.0)
-        out = self.out_proj(self._merge_heads(out))  # (B, T, D)
+        out = self.out_proj(self.merge_heads(out))  # (B, T, D)
         return (out, weights) if return_weights else out
 
-    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, D) -> (B, H, T, Dh)``: head h gets features ``h*Dh .. (h+1)*Dh - 1``."""
         batch, length, _ = x.shape
         x = x.view(batch, length, self.n_heads, self.head_dim)  # (B, T, H, Dh)
         return x.transpose(1, 2)  # (B, H, T, Dh)
 
-    def _merge_heads(self, x: torch.Tensor) -> torch.Tensor:
+    def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, H, T, Dh) -> (B, T, D)``, the inverse of ``split_heads``."""
         batch, _, length, _ = x.shape
         return x.transpose(1, 2).reshape(batch, length, self.d_model)  # (B, T, D)
 
@@ -172,7 +206,8 @@ class MultiHeadAttention(nn.Module):
             )
         if key.shape[1] != value.shape[1]:
             raise ValueError(
-                f"key and value must have the same length S, got {key.shape[1]} and {value.shape[1]}"
+                f"key and value must have the same length S, got "
+                f"{key.shape[1]} and {value.shape[1]}"
             )
 
 
@@ -191,6 +226,12 @@ def _check_qkv(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> N
         raise ValueError(
             f"key and value must have the same length S, got {key.shape[-2]} and {value.shape[-2]}"
         )
+
+
+def check_mask(mask: object, scores_shape: tuple[int, int, int]) -> None:
+    """Raise a clear error unless ``mask`` is a bool ``(T, S)``, ``(B, T, S)`` or ``(B, 1, S)``
+    mask that broadcasts to attention scores of shape ``scores_shape = (B, T, S)``."""
+    _check_mask(mask, scores_shape, ranks=(2, 3), scores_doc="(B, T, S)")
 
 
 def _check_mask(

@@ -18,13 +18,19 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from transformer_lib.history import History
+
+__all__ = ["load_checkpoint", "save_checkpoint"]
+
 
 def _config_of(model: nn.Module) -> dict | None:
     cfg = getattr(model, "cfg", None)
     return dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else None
 
 
-def save_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, history: dict | None = None) -> Path:
+def save_checkpoint(
+    path, model: nn.Module, optimizer=None, scheduler=None, history: dict | None = None
+) -> Path:
     """Write everything needed to resume training to ``path``, atomically. Returns the path."""
     path = Path(path)
     state = {
@@ -48,15 +54,15 @@ def save_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, hist
     return path
 
 
-def load_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, restore_rng: bool = True):
+def load_checkpoint(
+    path, model: nn.Module, optimizer=None, scheduler=None, restore_rng: bool = True
+):
     """Load a checkpoint written by ``save_checkpoint`` into ``model`` (and optimizer, scheduler).
 
     Returns the training ``History`` stored in it (or None). Raises ``ValueError`` naming the
     difference when the checkpoint comes from a model with another configuration or other
     parameter shapes, and ``FileNotFoundError`` when there is no such file.
     """
-    from transformer_lib.training import History
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint={str(path)!r}: no such file")
@@ -71,7 +77,8 @@ def load_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, rest
     if ours is not None and theirs is not None and ours != theirs:
         diffs = [f"{k}={theirs.get(k)!r} (this model: {ours.get(k)!r})"
                  for k in ours if ours.get(k) != theirs.get(k)]
-        raise ValueError(f"checkpoint={str(path)!r} comes from another configuration: " + ", ".join(diffs))
+        raise ValueError(f"checkpoint={str(path)!r} comes from another configuration: "
+                         + ", ".join(diffs))
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state["model"]))
     unexpected = sorted(set(state["model"]) - set(expected))
@@ -81,7 +88,8 @@ def load_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, rest
     for name, tensor in state["model"].items():
         if tensor.shape != expected[name].shape:
             raise ValueError(f"checkpoint={str(path)!r}: tensor {name!r} has shape "
-                             f"{tuple(tensor.shape)}, this model expects {tuple(expected[name].shape)}")
+                             f"{tuple(tensor.shape)}, this model expects "
+                             f"{tuple(expected[name].shape)}")
     model.load_state_dict(state["model"])
     if optimizer is not None and state["optimizer"] is not None:
         optimizer.load_state_dict(state["optimizer"])

@@ -1,7 +1,9 @@
-"""The one configuration object of the composite models (encoder, decoder, Transformer).
+"""Chapter 5: the one configuration object of the composite models (encoder, decoder, Transformer).
 
 Leaf modules (``MultiHeadAttention``, ``FeedForward``, ``LayerNorm``) take keyword arguments like
 ``torch.nn``; the layers and models built from them take a ``TransformerConfig``.
+
+See: notebooks/05_encoder.ipynb (and 06_decoder.ipynb for the paper's Table 3)
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class TransformerConfig:
             raise ValueError(f"activation={self.activation!r}; expected 'relu' or 'gelu'")
         if self.positional not in ("sinusoidal", "learned"):
             raise ValueError(f"positional={self.positional!r}; expected 'sinusoidal' or 'learned'")
-        if self.pad_id is not None and not 0 <= self.pad_id < min(self.vocab_size, self.target_vocab_size):
+        if (self.pad_id is not None
+                and not 0 <= self.pad_id < min(self.vocab_size, self.target_vocab_size)):
             raise ValueError(f"pad_id={self.pad_id} must be a token id of both vocabularies")
         if self.share_embeddings and self.target_vocab_size != self.vocab_size:
             raise ValueError(

@@ -39,7 +39,9 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
     except Exception as error:  # noqa: BLE001 - any parse failure means "not a notebook"
-        raise CourseworkError(f"{path} is not a Jupyter notebook ({type(error).__name__})") from None
+        raise CourseworkError(
+            f"{path} is not a Jupyter notebook ({type(error).__name__})"
+        ) from None
     return notebook
 
 
@@ -159,7 +161,8 @@ def format_table(results: dict[str, dict[str, str]]) -> str:
              "|---" * (len(checks) + 2) + "|"]
     for name, row in results.items():
         marks = ["yes" if row.get(c) == "passed" else ("no" if c in row else "-") for c in checks]
-        lines.append(f"| {name} | " + " | ".join(marks) + f" | {marks.count('yes')}/{len(checks)} |")
+        lines.append(f"| {name} | " + " | ".join(marks)
+                     + f" | {marks.count('yes')}/{len(checks)} |")
     return "\n".join(lines)
 
 

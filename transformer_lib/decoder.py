@@ -11,9 +11,11 @@ from torch import nn
 from transformer_lib import _validate
 from transformer_lib.attention import MultiHeadAttention, causal_mask
 from transformer_lib.config import TransformerConfig
-from transformer_lib.embeddings import TransformerEmbedding
+from transformer_lib.encoder import LayerStack, transformer_embedding
 from transformer_lib.feed_forward import FeedForward
-from transformer_lib.normalization import LayerNorm, ResidualConnection
+from transformer_lib.normalization import ResidualConnection
+
+__all__ = ["Decoder", "DecoderLayer"]
 
 
 class DecoderLayer(nn.Module):
@@ -54,31 +56,35 @@ class DecoderLayer(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Target ids and the encoder's output to vectors: embedding + positions, N ``DecoderLayer``.
+    """Target ids and the encoder's output to vectors: an embedding, then N ``DecoderLayer``.
+
+    Args:
+        cfg: the sizes and switches (the target vocabulary is ``cfg.target_vocab_size``).
+        embedding: the input layer, ids ``(B, T)`` to ``(B, T, D)``; default: the paper's.
 
     Shape:
         ids ``(B, T)``, memory ``(B, S, D)``, masks as in ``DecoderLayer``; returns ``(B, T, D)``.
     """
 
-    def __init__(self, cfg: TransformerConfig):
+    def __init__(self, cfg: TransformerConfig, embedding: nn.Module | None = None):
         super().__init__()
-        self.embedding = TransformerEmbedding(
-            cfg.target_vocab_size, cfg.d_model, cfg.max_len, cfg.dropout, cfg.positional, cfg.pad_id
-        )
-        self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.decoder_layers))
-        self.final_norm = LayerNorm(cfg.d_model, cfg.layer_norm_eps) if cfg.norm_first else None
+        self.cfg = cfg
+        self.embedding = (transformer_embedding(cfg, cfg.target_vocab_size) if embedding is None
+                          else embedding)
+        self.stack = LayerStack((DecoderLayer(cfg) for _ in range(cfg.decoder_layers)), cfg)
 
-    def forward(self, ids, memory, tgt_mask=None, memory_mask=None) -> torch.Tensor:
-        return self.run_layers(self.embedding(ids), memory, tgt_mask, memory_mask)
-
-    def run_layers(self, x, memory, tgt_mask=None, memory_mask=None) -> torch.Tensor:
-        """The stack alone, on embedded targets: ``(B, T, D) -> (B, T, D)``."""
+    def forward(
+        self,
+        ids: torch.Tensor,
+        memory: torch.Tensor,
+        tgt_mask: torch.Tensor | None = None,
+        memory_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        ids = _validate.rank("ids", ids, (2,), "(B, T)")
         memory = _validate.rank("memory", memory, (3,), "(B, S, D)")
-        if memory.shape[-1] != x.shape[-1] or memory.shape[0] != x.shape[0]:
+        if memory.shape[-1] != self.cfg.d_model or memory.shape[0] != ids.shape[0]:
             raise ValueError(
-                f"memory must have shape (B={x.shape[0]}, S, D={x.shape[-1]}), "
+                f"memory must have shape (B={ids.shape[0]}, S, D={self.cfg.d_model}), "
                 f"got {tuple(memory.shape)}"
             )
-        for layer in self.layers:
-            x = layer(x, memory, tgt_mask, memory_mask)
-        return x if self.final_norm is None else self.final_norm(x)
+        return self.stack(self.embedding(ids), memory, tgt_mask, memory_mask)  # (B, T, D)

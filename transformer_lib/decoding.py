@@ -14,13 +14,26 @@ from torch import nn
 
 from transformer_lib import _validate
 
+__all__ = [
+    "beam_search",
+    "exact_match",
+    "generate",
+    "greedy_decode",
+    "sample_next_token",
+    "sequence_log_prob",
+    "top_k_filter",
+    "top_p_filter",
+]
 
-def _cut(ids: list[int], eos_id: int) -> list[int]:
+
+def _cut_at_eos(ids: list[int], eos_id: int) -> list[int]:
     return ids[: ids.index(eos_id)] if eos_id in ids else ids
 
 
 @torch.no_grad()
-def greedy_decode(model: nn.Module, src: torch.Tensor, max_len: int, bos_id: int, eos_id: int) -> list[list[int]]:
+def greedy_decode(
+    model: nn.Module, src: torch.Tensor, max_len: int, bos_id: int, eos_id: int
+) -> list[list[int]]:
     """Pick the most likely next token at every step, for a whole batch at once.
 
     Shape:
@@ -33,19 +46,20 @@ def greedy_decode(model: nn.Module, src: torch.Tensor, max_len: int, bos_id: int
     ys = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)  # (B, 1)
     done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
     for _ in range(max_len):
-        next_token = model.decode(ys, memory, src_mask)[:, -1].argmax(dim=-1)  # (B,)
+        next_token = model.decode(ys, memory, memory_mask=src_mask)[:, -1].argmax(dim=-1)  # (B,)
         ys = torch.cat([ys, next_token[:, None]], dim=1)
         done |= next_token == eos_id
         if done.all():
             break
-    return [_cut(row[1:], eos_id) for row in ys.tolist()]
+    return [_cut_at_eos(row[1:], eos_id) for row in ys.tolist()]
 
 
 @torch.no_grad()
 def sequence_log_prob(
     model: nn.Module, src: torch.Tensor, outputs: list[list[int]], bos_id: int, eos_id: int
 ) -> torch.Tensor:
-    """The model's log-probability of each output, ``<eos>`` included: ``sum_t log p(y_t | y_<t, x)``.
+    """The model's log-probability of each output, ``<eos>`` included:
+    ``sum_t log p(y_t | y_<t, x)``.
 
     Shape:
         src ``(B, S)``, B output lists (without ``<bos>``/``<eos>``); returns ``(B,)``.
@@ -98,7 +112,8 @@ def beam_search(
     finished = torch.zeros(B * K, dtype=torch.bool, device=src.device)
     lengths = torch.zeros(B * K, device=src.device)
     for _ in range(max_len):
-        log_probs = model.decode(ys, memory, src_mask)[:, -1].log_softmax(dim=-1)  # (B*K, V)
+        log_probs = (model.decode(ys, memory, memory_mask=src_mask)[:, -1]
+                     .log_softmax(dim=-1))  # (B*K, V)
         V = log_probs.shape[-1]
         log_probs[finished] = float("-inf")
         log_probs[finished, eos_id] = 0.0  # a finished beam stays as it is, at no cost
@@ -114,8 +129,33 @@ def beam_search(
     penalty = ((5 + lengths) / 6) ** length_penalty  # (B*K,)
     best = (scores.reshape(-1) / penalty).reshape(B, K).argmax(dim=-1)  # (B,)
     rows = torch.arange(B, device=src.device) * K + best
-    outputs = [_cut(row[1:], eos_id) for row in ys[rows].tolist()]
+    outputs = [_cut_at_eos(row[1:], eos_id) for row in ys[rows].tolist()]
     return outputs, scores.reshape(-1)[rows]
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the ``k`` largest logits of each row; the others become ``-inf`` (probability 0).
+
+    Ties with the k-th largest are kept. Shape: ``(B, V)`` -> ``(B, V)``.
+    """
+    _validate.positive_int("top_k", k)
+    kth = logits.topk(min(k, logits.shape[-1]), dim=-1).values[:, -1:]  # (B, 1)
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Nucleus filtering (Holtzman et al., 2020): keep the smallest set of most likely tokens
+    whose probabilities add up to at least ``p``; the others become ``-inf``.
+
+    Shape: ``(B, V)`` -> ``(B, V)``.
+    """
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 < p <= 1:
+        raise ValueError(f"top_p={p!r} must be in (0, 1]")
+    sorted_logits, order = logits.sort(dim=-1, descending=True)  # (B, V) each
+    probs = sorted_logits.softmax(dim=-1)
+    before = probs.cumsum(dim=-1) - probs  # mass of the tokens strictly more likely
+    sorted_logits = sorted_logits.masked_fill(before >= p, float("-inf"))
+    return torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
 
 
 def sample_next_token(
@@ -127,9 +167,9 @@ def sample_next_token(
 ) -> torch.Tensor:
     """Draw one token per row from ``softmax(logits / temperature)``, optionally truncated.
 
-    ``top_k`` keeps the k most likely tokens; ``top_p`` keeps the smallest set of most likely
-    tokens whose probabilities add up to at least p (Holtzman et al., 2020). For the most likely
-    token (what temperature 0 would mean) use ``logits.argmax(-1)``.
+    ``top_k`` keeps the k most likely tokens (``top_k_filter``); ``top_p`` keeps the smallest set
+    of most likely tokens whose probabilities add up to at least p (``top_p_filter``). For the
+    most likely token (what temperature 0 would mean) use ``logits.argmax(-1)``.
 
     Shape:
         logits ``(B, V)``; returns ``(B,)`` token ids.
@@ -142,17 +182,9 @@ def sample_next_token(
         )
     logits = logits.float() / temperature
     if top_k is not None:
-        _validate.positive_int("top_k", top_k)
-        kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]  # (B, 1)
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        logits = top_k_filter(logits, top_k)
     if top_p is not None:
-        if not 0 < top_p <= 1:
-            raise ValueError(f"top_p={top_p!r} must be in (0, 1]")
-        sorted_logits, order = logits.sort(dim=-1, descending=True)
-        probs = sorted_logits.softmax(dim=-1)
-        before = probs.cumsum(dim=-1) - probs  # mass of the tokens strictly more likely
-        sorted_logits = sorted_logits.masked_fill(before >= top_p, float("-inf"))
-        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+        logits = top_p_filter(logits, top_p)
     probs = logits.softmax(dim=-1)
     return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)
 
@@ -195,5 +227,3 @@ def exact_match(predictions: list[list[int]], references: list[list[int]]) -> fl
         raise ValueError("predictions is empty")
     return sum(list(p) == list(r) for p, r in zip(predictions, references)) / len(predictions)
 
-
-__all__ = ["beam_search", "exact_match", "generate", "greedy_decode", "sample_next_token", "sequence_log_prob"]

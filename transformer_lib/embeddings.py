@@ -31,17 +31,17 @@ class TokenEmbedding(nn.Module):
         self.d_model = _validate.positive_int("d_model", d_model)
         if padding_idx is not None and not 0 <= padding_idx < vocab_size:
             raise ValueError(f"padding_idx={padding_idx} must lie in [0, vocab_size={vocab_size})")
-        self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)
+        self.table = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)  # (V, D) weight
         # std D^-0.5, so the sqrt(D)-scaled vectors have unit-variance entries, the same size as
         # the positional encodings; nn.Embedding's std 1 would make them sqrt(D) times larger.
-        nn.init.normal_(self.embedding.weight, std=d_model**-0.5)
+        nn.init.normal_(self.table.weight, std=d_model**-0.5)
         if padding_idx is not None:
             with torch.no_grad():
-                self.embedding.weight[padding_idx].zero_()
+                self.table.weight[padding_idx].zero_()
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         ids = _validate.token_ids("ids", ids, self.vocab_size)
-        return self.embedding(ids) * math.sqrt(self.d_model)  # (B, T, D)
+        return self.table(ids) * math.sqrt(self.d_model)  # (B, T, D)
 
 
 def sinusoidal_positional_encoding(
@@ -81,7 +81,9 @@ class SinusoidalPositionalEncoding(nn.Module):
         dropout: dropout probability applied to the sum (0.1 in the paper).
 
     Shape:
-        ``(B, T, D)`` -> ``(B, T, D)``, with T <= max_len.
+        ``(B, T, D)`` -> ``(B, T, D)``: the vectors of positions ``start .. start + T - 1``
+        (``start > 0`` when earlier positions were already processed, as in chapter 9's cache),
+        with start + T <= max_len.
     """
 
     def __init__(self, d_model: int, max_len: int = 5000, dropout: float = 0.0):
@@ -89,31 +91,34 @@ class SinusoidalPositionalEncoding(nn.Module):
         self.max_len = max_len
         self.dropout = nn.Dropout(_validate.probability("dropout", dropout))
         # A buffer moves with .to(device) but is not trained; not persistent: rebuilt, not saved.
-        self.register_buffer("pe", sinusoidal_positional_encoding(max_len, d_model), persistent=False)
+        self.register_buffer(
+            "pe", sinusoidal_positional_encoding(max_len, d_model), persistent=False
+        )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _check_positions("x", x, self.max_len, self.pe.shape[1])
-        return self.dropout(x + self.pe[: x.shape[1]].to(x.dtype))  # (B, T, D)
+    def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        x = _check_positions("x", x, self.max_len, self.pe.shape[1], start)
+        table = self.pe[start : start + x.shape[1]]  # (T, D)
+        return self.dropout(x + table.to(x.dtype))  # (B, T, D)
 
 
 class LearnedPositionalEncoding(nn.Module):
     """Add a trained vector per position (as BERT and GPT do), then dropout.
 
     Shape:
-        ``(B, T, D)`` -> ``(B, T, D)``, with T <= max_len.
+        ``(B, T, D)`` -> ``(B, T, D)``: positions ``start .. start + T - 1``, start + T <= max_len.
     """
 
     def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0):
         super().__init__()
         self.max_len = _validate.positive_int("max_len", max_len)
         _validate.positive_int("d_model", d_model)
-        self.position_embedding = nn.Embedding(max_len, d_model)
+        self.table = nn.Embedding(max_len, d_model)  # (max_len, D) weight, one row per position
         self.dropout = nn.Dropout(_validate.probability("dropout", dropout))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _check_positions("x", x, self.max_len, self.position_embedding.embedding_dim)
-        positions = torch.arange(x.shape[1], device=x.device)  # (T,)
-        return self.dropout(x + self.position_embedding(positions))  # (B, T, D)
+    def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        x = _check_positions("x", x, self.max_len, self.table.embedding_dim, start)
+        positions = torch.arange(start, start + x.shape[1], device=x.device)  # (T,)
+        return self.dropout(x + self.table(positions))  # (B, T, D)
 
 
 class TransformerEmbedding(nn.Module):
@@ -128,7 +133,7 @@ class TransformerEmbedding(nn.Module):
         padding_idx: id of the padding token (optional).
 
     Shape:
-        ids ``(B, T)`` -> ``(B, T, D)``.
+        ids ``(B, T)`` -> ``(B, T, D)``; ``start`` is the position of the first token (default 0).
     """
 
     def __init__(
@@ -149,17 +154,21 @@ class TransformerEmbedding(nn.Module):
         else:
             raise ValueError(f"positional={positional!r}; expected 'sinusoidal' or 'learned'")
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.position(self.token(ids))  # (B, T, D)
+    def forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
+        return self.position(self.token(ids), start)  # (B, T, D)
 
 
-def _check_positions(name: str, x: object, max_len: int, d_model: int) -> torch.Tensor:
+def _check_positions(name: str, x: object, max_len: int, d_model: int, start: int) -> torch.Tensor:
     x = _validate.rank(name, x, (3,), "(B, T, D)")
     _validate.floating(name, x)
     _validate.last_dim(name, x, d_model, "d_model")
-    if x.shape[1] > max_len:
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise ValueError(f"start={start!r} must be a non-negative integer position")
+    if start + x.shape[1] > max_len:
+        where = (f"has sequence length T={x.shape[1]}" if start == 0 else
+                 f"covers positions {start}..{start + x.shape[1] - 1} (start={start})")
         raise ValueError(
-            f"{name} has sequence length T={x.shape[1]}, longer than the positional table "
-            f"(max_len={max_len}); build the module with a larger max_len"
+            f"{name} {where}, longer than the positional table (max_len={max_len}); "
+            f"build the module with a larger max_len"
         )
     return x

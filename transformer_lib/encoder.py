@@ -5,14 +5,19 @@ See: notebooks/05_encoder.ipynb
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
-from transformer_lib.attention import MultiHeadAttention
+from transformer_lib import _validate
+from transformer_lib.attention import MultiHeadAttention, padding_mask_from_ids
 from transformer_lib.config import TransformerConfig
 from transformer_lib.embeddings import TransformerEmbedding
 from transformer_lib.feed_forward import FeedForward
 from transformer_lib.normalization import LayerNorm, ResidualConnection
+
+__all__ = ["Encoder", "EncoderLayer", "LayerStack", "transformer_embedding"]
 
 
 class EncoderLayer(nn.Module):
@@ -23,47 +28,97 @@ class EncoderLayer(nn.Module):
 
     Shape:
         x ``(B, S, D)``, mask bool ``(B, 1, S)`` (padding) or ``(S, S)``; returns ``(B, S, D)``.
+        ``cache`` goes to the self-attention (chapter 9's key-value cache).
     """
 
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.self_attn = MultiHeadAttention(cfg.d_model, cfg.n_heads, cfg.dropout)
         self.ffn = FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout, cfg.activation)
-        self.attn_block = ResidualConnection(cfg.d_model, cfg.dropout, cfg.norm_first, cfg.layer_norm_eps)
-        self.ffn_block = ResidualConnection(cfg.d_model, cfg.dropout, cfg.norm_first, cfg.layer_norm_eps)
+        self.attn_block = ResidualConnection(cfg.d_model, cfg.dropout, cfg.norm_first,
+                                             cfg.layer_norm_eps)
+        self.ffn_block = ResidualConnection(cfg.d_model, cfg.dropout, cfg.norm_first,
+                                            cfg.layer_norm_eps)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.attn_block(x, lambda h: self.self_attn(h, mask=mask))  # (B, S, D)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+                cache=None) -> torch.Tensor:
+        x = self.attn_block(x, lambda h: self.self_attn(h, mask=mask, cache=cache))  # (B, S, D)
         return self.ffn_block(x, self.ffn)  # (B, S, D)
 
 
-class Encoder(nn.Module):
-    """Token ids to contextual vectors: embedding + positions, then N ``EncoderLayer``.
+class LayerStack(nn.Module):
+    """N layers applied one after the other; a pre-LN stack then ends with one more LayerNorm.
 
-    A pre-LN stack ends with one more ``LayerNorm`` (its residual stream is never normalized
-    otherwise); the paper's post-LN stack does not need one.
+    The residual stream of a pre-LN stack is never normalized inside a layer, so its output
+    gets a final ``LayerNorm``; the paper's post-LN layers end with a norm already. This is
+    what PyTorch calls ``nn.TransformerEncoder`` (or ``nn.TransformerDecoder``): the layers
+    without the embeddings. ``Encoder``, ``Decoder`` and ``DecoderOnlyLM`` each hold one.
+
+    Inputs are checked once, by the first layer: the later layers receive what it returned,
+    and the same masks it checked, so their modules skip their own checks.
+
+    Args:
+        layers: the N layers, each mapping ``(B, T, D)`` (and its other inputs) to ``(B, T, D)``.
+        cfg: ``d_model``, ``norm_first`` and ``layer_norm_eps`` of the final norm.
+
+    Shape:
+        x ``(B, T, D)``, then what every layer takes after x (a mask; a ``DecoderLayer`` also
+        takes the memory); returns ``(B, T, D)``. ``cache`` (chapter 9) gives layer i the
+        cache ``cache.layer(i)``.
+    """
+
+    def __init__(self, layers: Iterable[nn.Module], cfg: TransformerConfig):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        for later in self.layers[1:]:
+            _validate.skip_input_checks(later)
+        self.final_norm = LayerNorm(cfg.d_model, cfg.layer_norm_eps) if cfg.norm_first else None
+
+    def forward(self, x: torch.Tensor, *layer_inputs, cache=None) -> torch.Tensor:
+        for i, layer in enumerate(self.layers):
+            if cache is None:
+                x = layer(x, *layer_inputs)  # (B, T, D)
+            else:
+                x = layer(x, *layer_inputs, cache=cache.layer(i))  # (B, T, D)
+        return x if self.final_norm is None else self.final_norm(x)
+
+
+def transformer_embedding(
+    cfg: TransformerConfig, vocab_size: int | None = None
+) -> TransformerEmbedding:
+    """The paper's input layer for ``cfg`` (scaled token embedding + positions, then dropout).
+
+    ``vocab_size`` defaults to ``cfg.vocab_size`` (a decoder passes ``cfg.target_vocab_size``).
+    """
+    vocab_size = cfg.vocab_size if vocab_size is None else vocab_size
+    return TransformerEmbedding(vocab_size, cfg.d_model, cfg.max_len, cfg.dropout,
+                                cfg.positional, cfg.pad_id)
+
+
+class Encoder(nn.Module):
+    """Token ids to contextual vectors: an embedding, then a ``LayerStack`` of N ``EncoderLayer``.
+
+    Args:
+        cfg: the sizes and switches.
+        embedding: the input layer, a module mapping ids ``(B, S)`` to ``(B, S, D)``; default:
+            ``transformer_embedding(cfg)``, the paper's. Chapter 11 injects one that adds word
+            features, chapter 12 BERT's.
 
     Shape:
         ids ``(B, S)`` integer, mask bool ``(B, 1, S)`` (True at real tokens; default: built from
-        ``cfg.pad_id``); returns ``(B, S, D)``.
+        ``cfg.pad_id``); returns ``(B, S, D)``. Extra keyword inputs go to the embedding (e.g.
+        BERT's ``token_type_ids``).
     """
 
-    def __init__(self, cfg: TransformerConfig):
+    def __init__(self, cfg: TransformerConfig, embedding: nn.Module | None = None):
         super().__init__()
         self.cfg = cfg
-        self.embedding = TransformerEmbedding(
-            cfg.vocab_size, cfg.d_model, cfg.max_len, cfg.dropout, cfg.positional, cfg.pad_id
-        )
-        self.layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_layers))
-        self.final_norm = LayerNorm(cfg.d_model, cfg.layer_norm_eps) if cfg.norm_first else None
+        self.embedding = transformer_embedding(cfg) if embedding is None else embedding
+        self.stack = LayerStack((EncoderLayer(cfg) for _ in range(cfg.n_layers)), cfg)
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        if mask is None and self.cfg.pad_id is not None:
-            mask = (ids != self.cfg.pad_id).unsqueeze(1)  # (B, 1, S)
-        return self.run_layers(self.embedding(ids), mask)
-
-    def run_layers(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """The stack alone, on vectors that are already embedded: ``(B, S, D) -> (B, S, D)``."""
-        for layer in self.layers:
-            x = layer(x, mask)
-        return x if self.final_norm is None else self.final_norm(x)
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None,
+                **embedding_inputs) -> torch.Tensor:
+        ids = _validate.rank("ids", ids, (2,), "(B, S)")
+        if mask is None:
+            mask = padding_mask_from_ids(ids, self.cfg.pad_id)  # (B, 1, S), or None: no padding
+        return self.stack(self.embedding(ids, **embedding_inputs), mask)  # (B, S, D)

@@ -42,13 +42,13 @@ class FeedForward(nn.Module):
             raise ValueError(f"activation={activation!r}; expected one of {sorted(ACTIVATIONS)}")
         self.d_model, self.d_ff, self.activation_name = d_model, d_ff, activation
         self.activation = ACTIVATIONS[activation]
+        self.check_inputs = True  # a LayerStack turns this off: its model checks inputs once
         self.linear1 = nn.Linear(d_model, d_ff)
         self.dropout = nn.Dropout(_validate.probability("dropout", dropout))
         self.linear2 = nn.Linear(d_ff, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _validate.min_rank("x", x, 1, "(..., D)")
-        _validate.floating("x", x)
-        _validate.last_dim("x", x, self.d_model, "d_model")
+        if self.check_inputs:
+            _validate.features("x", x, self.d_model)
         hidden = self.dropout(self.activation(self.linear1(x)))  # (..., F)
         return self.linear2(hidden)  # (..., D)

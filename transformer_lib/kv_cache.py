@@ -1,30 +1,27 @@
-"""A key-value cache: generate with a ``DecoderOnlyLM`` without recomputing the past.
+"""Chapter 9: a key-value cache, to generate with a ``DecoderOnlyLM`` without recomputing the past.
 
 Under the causal mask, the keys and values of position t never change once t is written: later
 tokens cannot reach back into them. ``decoding.generate`` still runs the whole sequence through the
-model at every step. Here each layer keeps the keys and values it has already computed, and each
-step runs only the newest token through the model's own modules (embedding, each layer's
-projections, feed-forward network and residual blocks, the final norm and the output layer): the
-same numbers, with one position of work per step instead of T.
+model at every step. With a cache, each self-attention keeps the keys and values it has already
+computed, and each step runs only the newest token through the model: the same numbers, with one
+position of work per step instead of T. The model itself needs no second forward pass: its
+``forward(ids, cache)`` starts the positions at ``cache.length``, and each ``MultiHeadAttention``
+calls ``update`` on its layer's cache.
 
 See: notebooks/09_text_generation.ipynb
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
-import torch.nn.functional as F
 
 from transformer_lib import _validate
-from transformer_lib.attention import MultiHeadAttention
 from transformer_lib.decoding import sample_next_token
-from transformer_lib.embeddings import LearnedPositionalEncoding
 from transformer_lib.models import DecoderOnlyLM
 
+__all__ = ["KVCache", "LayerCache", "forward_with_cache", "generate_with_cache"]
 
-@dataclass
+
 class KVCache:
     """The keys and values each layer has computed so far, and how many positions they cover.
 
@@ -32,49 +29,42 @@ class KVCache:
         ``keys[i]`` and ``values[i]`` ``(B, H, S, Dh)`` for layer i, S = ``length``.
     """
 
-    keys: list[torch.Tensor | None] = field(default_factory=list)
-    values: list[torch.Tensor | None] = field(default_factory=list)
-    length: int = 0
+    def __init__(self):
+        self.keys: list[torch.Tensor | None] = []
+        self.values: list[torch.Tensor | None] = []
+
+    @property
+    def length(self) -> int:
+        """S, the number of positions cached (0 before the first forward pass)."""
+        return 0 if not self.keys or self.keys[0] is None else self.keys[0].shape[2]
+
+    def layer(self, index: int) -> LayerCache:
+        """The cache of layer ``index``, what its self-attention's ``cache`` argument takes."""
+        while len(self.keys) <= index:
+            self.keys.append(None)
+            self.values.append(None)
+        return LayerCache(self, index)
+
+
+class LayerCache:
+    """One layer's view of a ``KVCache``: ``update`` appends new keys and values and returns all."""
+
+    def __init__(self, cache: KVCache, index: int):
+        self.cache, self.index = cache, index
+
+    def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``k``, ``v`` ``(B, H, T, Dh)`` of the new positions -> all ``(B, H, S + T, Dh)``."""
+        keys, values, i = self.cache.keys, self.cache.values, self.index
+        if keys[i] is not None:
+            k, v = torch.cat([keys[i], k], dim=2), torch.cat([values[i], v], dim=2)
+        keys[i], values[i] = k, v
+        return k, v
 
 
 def _check_model(model: object) -> None:
     if not isinstance(model, DecoderOnlyLM):
         raise TypeError(f"model must be a transformer_lib DecoderOnlyLM, got "
                         f"{type(model).__name__}")
-
-
-def _positions(model: DecoderOnlyLM, x: torch.Tensor, start: int) -> torch.Tensor:
-    """Add the position vectors of positions ``start .. start + T - 1`` (then dropout)."""
-    position = model.embedding.position
-    where = torch.arange(start, start + x.shape[1], device=x.device)  # (T,)
-    if isinstance(position, LearnedPositionalEncoding):
-        table = position.position_embedding(where)  # (T, D)
-    else:
-        table = position.pe[where].to(x.dtype)  # (T, D)
-    return position.dropout(x + table)  # (B, T, D)
-
-
-def _cached_attention(
-    attn: MultiHeadAttention, h: torch.Tensor, past_k, past_v, start: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Self-attention of T new positions over the S = start past ones and themselves.
-
-    Returns the output ``(B, T, D)`` and the keys and values of all positions ``(B, H, S + T, Dh)``.
-    """
-    batch, length, _ = h.shape
-
-    def heads(x):
-        return x.view(batch, length, attn.n_heads, attn.head_dim).transpose(1, 2)  # (B, H, T, Dh)
-
-    q, k, v = heads(attn.q_proj(h)), heads(attn.k_proj(h)), heads(attn.v_proj(h))
-    if past_k is not None:
-        k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)  # (B, H, S + T, Dh)
-    # New position start + t may attend to every key up to itself: the causal mask, shifted.
-    mask = torch.ones(length, start + length, dtype=torch.bool, device=h.device).tril(start)
-    dropout_p = attn.dropout if attn.training else 0.0
-    out = F.scaled_dot_product_attention(q, k, v, mask if length > 1 else None, dropout_p)
-    out = out.transpose(1, 2).reshape(batch, length, attn.d_model)  # (B, T, D)
-    return attn.out_proj(out), k, v
 
 
 def forward_with_cache(model: DecoderOnlyLM, ids: torch.Tensor, cache: KVCache) -> torch.Tensor:
@@ -95,23 +85,7 @@ def forward_with_cache(model: DecoderOnlyLM, ids: torch.Tensor, cache: KVCache) 
             f"{start + ids.shape[1]} is more than cfg.max_len={max_len}, the longest sequence "
             f"the model has positions for"
         )
-    if not cache.keys:
-        cache.keys, cache.values = [None] * len(model.layers), [None] * len(model.layers)
-    x = _positions(model, model.embedding.token(ids), start)  # (B, T, D)
-    for i, layer in enumerate(model.layers):
-
-        def attend(h, i=i, attn=layer.self_attn):
-            out, cache.keys[i], cache.values[i] = _cached_attention(
-                attn, h, cache.keys[i], cache.values[i], start
-            )
-            return out  # (B, T, D)
-
-        x = layer.attn_block(x, attend)  # (B, T, D); the block applies pre-LN or post-LN
-        x = layer.ffn_block(x, layer.ffn)  # (B, T, D)
-    cache.length = start + ids.shape[1]
-    if model.final_norm is not None:
-        x = model.final_norm(x)
-    return model.output(x)  # (B, T, V)
+    return model(ids, cache=cache)  # (B, T, V)
 
 
 @torch.no_grad()
@@ -155,6 +129,3 @@ def generate_with_cache(
         new = next_token[:, None]  # (B, 1): only the new token goes in next time
         ids = torch.cat([ids, new], dim=1)
     return ids
-
-
-__all__ = ["KVCache", "forward_with_cache", "generate_with_cache"]

@@ -38,12 +38,16 @@ def smoothed_targets(targets: torch.Tensor, n_classes: int, smoothing: float) ->
         targets ``(N,)`` class ids; returns ``(N, V)``, each row summing to 1.
     """
     _validate.probability("smoothing", smoothing)
-    one_hot = F.one_hot(targets, n_classes).float()
-    return one_hot * (1 - smoothing) + smoothing / n_classes
+    spread = torch.full((len(targets), n_classes), smoothing / n_classes, device=targets.device)
+    right = targets.unsqueeze(1)  # (N, 1): the column of each row's right class
+    return spread.scatter(1, right, 1 - smoothing + smoothing / n_classes)  # (N, V)
 
 
 def label_smoothed_cross_entropy(
-    logits: torch.Tensor, targets: torch.Tensor, smoothing: float = 0.1, ignore_index: int | None = None
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    smoothing: float = 0.1,
+    ignore_index: int | None = None,
 ) -> torch.Tensor:
     """Cross-entropy against the smoothed targets, averaged over the positions not ignored.
 
@@ -54,11 +58,17 @@ def label_smoothed_cross_entropy(
     """
     logits = _validate.rank("logits", logits, (2,), "(N, V)")
     if targets.shape != logits.shape[:1]:
-        raise ValueError(f"targets must have shape ({logits.shape[0]},), got {tuple(targets.shape)}")
-    keep = torch.ones_like(targets, dtype=torch.bool) if ignore_index is None else targets != ignore_index
-    log_probs = logits[keep].log_softmax(dim=-1)  # (N_kept, V)
-    target_dist = smoothed_targets(targets[keep], logits.shape[-1], smoothing)  # (N_kept, V)
-    return -(target_dist * log_probs).sum(dim=-1).mean()
+        raise ValueError(
+            f"targets must have shape ({logits.shape[0]},), got {tuple(targets.shape)}"
+        )
+    keep = (torch.ones_like(targets, dtype=torch.bool) if ignore_index is None
+            else targets != ignore_index)
+    log_probs = logits.log_softmax(dim=-1)  # (N, V)
+    # Ignored positions get any valid class here; their loss is multiplied by 0 below. (Indexing
+    # with keep would make a GPU report how many positions are kept, a wait at every step.)
+    target_dist = smoothed_targets(targets.masked_fill(~keep, 0), logits.shape[-1], smoothing)
+    per_position = -(target_dist * log_probs).sum(dim=-1)  # (N,)
+    return (per_position * keep).sum() / keep.sum()
 
 
 def seq2seq_loss(model: nn.Module, batch, smoothing: float = 0.0) -> torch.Tensor:
@@ -68,7 +78,9 @@ def seq2seq_loss(model: nn.Module, batch, smoothing: float = 0.0) -> torch.Tenso
     """
     logits = model(batch.src, batch.tgt_in)  # (B, T, V)
     pad = model.cfg.pad_id
-    return label_smoothed_cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), smoothing, pad)
+    return label_smoothed_cross_entropy(
+        logits.flatten(0, 1), batch.tgt_out.flatten(), smoothing, pad
+    )
 
 
 def lm_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

@@ -1,6 +1,7 @@
-"""Whole models: the encoder-decoder Transformer and the decoder-only language model.
+"""Whole models: the encoder-decoder Transformer (chapter 6), the decoder-only language model
+(chapter 6, generating in chapter 9) and the masked language model (chapter 7).
 
-See: notebooks/06_decoder.ipynb
+See: notebooks/06_decoder.ipynb, notebooks/07_training.ipynb
 """
 
 from __future__ import annotations
@@ -8,12 +9,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from transformer_lib.attention import causal_mask
+from transformer_lib import _validate
+from transformer_lib.attention import causal_mask, padding_mask_from_ids
 from transformer_lib.config import TransformerConfig
 from transformer_lib.decoder import Decoder
-from transformer_lib.embeddings import TransformerEmbedding
-from transformer_lib.encoder import Encoder, EncoderLayer
-from transformer_lib.normalization import LayerNorm
+from transformer_lib.encoder import Encoder, EncoderLayer, LayerStack, transformer_embedding
+
+__all__ = ["DecoderOnlyLM", "MaskedLanguageModel", "Transformer"]
 
 
 class Transformer(nn.Module):
@@ -35,26 +37,41 @@ class Transformer(nn.Module):
         self.decoder = Decoder(cfg)
         self.output = nn.Linear(cfg.d_model, cfg.target_vocab_size, bias=not cfg.share_embeddings)
         if cfg.share_embeddings:
-            shared = self.encoder.embedding.token.embedding.weight
-            self.decoder.embedding.token.embedding.weight = shared
+            shared = self.encoder.embedding.token.table.weight  # (V, D)
+            self.decoder.embedding.token.table.weight = shared
             self.output.weight = shared
 
-    def forward(self, src, tgt, src_mask=None, tgt_mask=None) -> torch.Tensor:
+    def forward(
+        self,
+        src: torch.Tensor,
+        tgt: torch.Tensor,
+        src_mask: torch.Tensor | None = None,
+        tgt_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         src_mask = self.source_mask(src) if src_mask is None else src_mask
         memory = self.encode(src, src_mask)  # (B, S, D)
-        return self.decode(tgt, memory, src_mask, tgt_mask)  # (B, T, V)
+        return self.decode(tgt, memory, tgt_mask, src_mask)  # (B, T, V)
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Source ids ``(B, S)`` to the memory ``(B, S, D)``."""
         return self.encoder(src, src_mask)
 
-    def decode(self, tgt, memory, src_mask=None, tgt_mask=None) -> torch.Tensor:
-        """Target ids ``(B, T)`` and memory ``(B, S, D)`` to logits ``(B, T, V)``."""
-        return self.output(self.decoder(tgt, memory, tgt_mask, src_mask))
+    def decode(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        tgt_mask: torch.Tensor | None = None,
+        memory_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Target ids ``(B, T)`` and memory ``(B, S, D)`` to logits ``(B, T, V)``.
+
+        The masks come in ``Decoder.forward``'s order; ``memory_mask`` is the source mask.
+        """
+        return self.output(self.decoder(tgt, memory, tgt_mask, memory_mask))
 
     def source_mask(self, src: torch.Tensor) -> torch.Tensor | None:
         """``(B, 1, S)`` True at real tokens, or None when the config has no padding id."""
-        return None if self.cfg.pad_id is None else (src != self.cfg.pad_id).unsqueeze(1)
+        return padding_mask_from_ids(src, self.cfg.pad_id)
 
 
 class DecoderOnlyLM(nn.Module):
@@ -65,29 +82,26 @@ class DecoderOnlyLM(nn.Module):
     embedding's matrix when ``cfg.share_embeddings`` is set (as GPT-2 does).
 
     Shape:
-        ids ``(B, T)``; returns logits ``(B, T, V)``.
+        ids ``(B, T)``; returns logits ``(B, T, V)``. With a ``cache`` (chapter 9's
+        ``kv_cache.KVCache``), ids are the T tokens that follow the ``cache.length`` tokens
+        already seen, and the cache keeps their keys and values too.
     """
 
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.cfg = cfg
-        self.embedding = TransformerEmbedding(
-            cfg.vocab_size, cfg.d_model, cfg.max_len, cfg.dropout, cfg.positional, cfg.pad_id
-        )
-        self.layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_layers))
-        self.final_norm = LayerNorm(cfg.d_model, cfg.layer_norm_eps) if cfg.norm_first else None
+        self.embedding = transformer_embedding(cfg)
+        self.stack = LayerStack((EncoderLayer(cfg) for _ in range(cfg.n_layers)), cfg)
         self.output = nn.Linear(cfg.d_model, cfg.vocab_size, bias=not cfg.share_embeddings)
         if cfg.share_embeddings:
-            self.output.weight = self.embedding.token.embedding.weight
+            self.output.weight = self.embedding.token.table.weight  # (V, D)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        x = self.embedding(ids)  # (B, T, D)
-        mask = causal_mask(ids.shape[1], device=ids.device)  # (T, T)
-        for layer in self.layers:
-            x = layer(x, mask)
-        if self.final_norm is not None:
-            x = self.final_norm(x)
-        return self.output(x)  # (B, T, V)
+    def forward(self, ids: torch.Tensor, cache=None) -> torch.Tensor:
+        ids = _validate.rank("ids", ids, (2,), "(B, T)")
+        start = 0 if cache is None else cache.length  # the position of ids[:, 0]
+        x = self.embedding(ids, start)  # (B, T, D)
+        mask = causal_mask(ids.shape[1], ids.device, start)  # (T, start + T)
+        return self.output(self.stack(x, mask, cache=cache))  # (B, T, V)
 
 
 class MaskedLanguageModel(nn.Module):
@@ -103,7 +117,7 @@ class MaskedLanguageModel(nn.Module):
         self.encoder = Encoder(cfg)
         self.output = nn.Linear(cfg.d_model, cfg.vocab_size, bias=not cfg.share_embeddings)
         if cfg.share_embeddings:
-            self.output.weight = self.encoder.embedding.token.embedding.weight
+            self.output.weight = self.encoder.embedding.token.table.weight  # (V, D)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.output(self.encoder(ids, mask))  # (B, S, V)

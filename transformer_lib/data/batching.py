@@ -14,7 +14,9 @@ import torch
 from transformer_lib import _validate
 
 
-def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int = 0, length: int | None = None) -> torch.Tensor:
+def pad_sequences(
+    seqs: Sequence[Sequence[int]], pad_id: int = 0, length: int | None = None
+) -> torch.Tensor:
     """Stack sequences of different lengths into one ``(B, L)`` tensor, padding on the right.
 
     Args:

@@ -85,8 +85,10 @@ def is_well_formed(tags: Sequence[str]) -> bool:
                for i, tag in enumerate(tags))
 
 
-def _prf(correct: int, n_pred: int, n_true: int) -> dict[str, float]:
-    """Precision, recall, F1; a ratio with nothing to count (0 / 0) is 0."""
+def precision_recall_f1(correct: int, n_pred: int, n_true: int) -> dict[str, float]:
+    """Precision ``correct / n_pred``, recall ``correct / n_true`` and their harmonic mean F1.
+
+    A ratio with nothing to count (0 / 0) is 0."""
     precision = correct / n_pred if n_pred else 0.0
     recall = correct / n_true if n_true else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -120,11 +122,11 @@ def span_scores(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence
         true |= {(i, *span) for span in bio_spans(t, scheme)}  # (sentence, type, start, end)
         pred |= {(i, *span) for span in bio_spans(p, scheme)}
     correct = true & pred
-    scores: dict = _prf(len(correct), len(pred), len(true))
+    scores: dict = precision_recall_f1(len(correct), len(pred), len(true))
     scores.update(n_true=len(true), n_pred=len(pred), n_correct=len(correct))
     per_type = {}
     for kind in sorted({s[1] for s in true | pred}):
         counts = [sum(s[1] == kind for s in group) for group in (correct, pred, true)]
-        per_type[kind] = {**_prf(*counts), "support": counts[2]}
+        per_type[kind] = {**precision_recall_f1(*counts), "support": counts[2]}
     scores["per_type"] = per_type
     return scores

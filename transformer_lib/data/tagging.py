@@ -19,7 +19,7 @@ import torch
 from transformer_lib import _validate
 from transformer_lib.data.batching import pad_sequences
 from transformer_lib.data.entities import TAGS, TaggedSentence
-from transformer_lib.data.names import Vocab
+from transformer_lib.data.name_origins import Vocab
 
 TAG_IDS = {tag: i for i, tag in enumerate(TAGS)}
 SHAPES = ("<pad>", "Xx", "X", "x", "d", "p", "other")

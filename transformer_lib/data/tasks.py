@@ -28,7 +28,9 @@ class SequenceTask:
         [5, 4, 3]
     """
 
-    def __init__(self, kind: str = "reverse", n_symbols: int = 10, min_len: int = 3, max_len: int = 10):
+    def __init__(
+        self, kind: str = "reverse", n_symbols: int = 10, min_len: int = 3, max_len: int = 10
+    ):
         if kind not in _TASKS:
             raise ValueError(f"kind={kind!r}; expected one of {_TASKS}")
         _validate.positive_int("n_symbols", n_symbols)
@@ -69,14 +71,16 @@ class SequenceTask:
         pairs = []
         while len(pairs) < n_train + n_test:
             length = rng.randint(self.min_len, self.max_len)
-            source = tuple(rng.randrange(len(SPECIAL_TOKENS), self.vocab_size) for _ in range(length))
+            source = tuple(rng.randrange(len(SPECIAL_TOKENS), self.vocab_size)
+                           for _ in range(length))
             if source not in seen:
                 seen.add(source)
                 pairs.append((list(source), self.target(list(source))))
         return pairs[:n_train], pairs[n_train:]
 
     def decode(self, ids) -> str:
-        """Token ids to a readable string, stopping at ``<eos>`` and skipping ``<pad>``/``<bos>``."""
+        """Token ids to a readable string, stopping at ``<eos>`` and skipping
+        ``<pad>``/``<bos>``."""
         out = []
         for i in ids:
             i = int(i)

@@ -99,7 +99,10 @@ class NameData:
 
 
 def load_names(
-    locales: Sequence[str] = LOCALES, per_language: int = 600, test_fraction: float = 0.2, seed: int = 0
+    locales: Sequence[str] = LOCALES,
+    per_language: int = 600,
+    test_fraction: float = 0.2,
+    seed: int = 0,
 ) -> NameData:
     """Up to ``per_language`` names of each locale, split by name into train and test.
 

@@ -5,7 +5,7 @@ import socket
 import pytest
 
 from transformer_lib.data import BOS_ID, EOS_ID, PAD_ID
-from transformer_lib.data import numbers as N
+from transformer_lib.data import number_words as N
 
 
 def test_pairs_come_from_num2words():
@@ -28,8 +28,10 @@ def test_splits_are_disjoint_sorted_and_sized():
 
 
 def test_splits_are_deterministic_under_a_seed():
-    assert N.split_numbers(100, 10, 10, high=1000, seed=5) == N.split_numbers(100, 10, 10, high=1000, seed=5)
-    assert N.split_numbers(100, 10, 10, high=1000, seed=5) != N.split_numbers(100, 10, 10, high=1000, seed=6)
+    assert (N.split_numbers(100, 10, 10, high=1000, seed=5)
+            == N.split_numbers(100, 10, 10, high=1000, seed=5))
+    assert (N.split_numbers(100, 10, 10, high=1000, seed=5)
+            != N.split_numbers(100, 10, 10, high=1000, seed=6))
 
 
 def test_every_number_of_digits_is_equally_likely():
@@ -37,7 +39,8 @@ def test_every_number_of_digits_is_equally_likely():
     drawn = splits.train + splits.val + splits.test
     digits = [sum(len(str(n)) == d for n in drawn) for d in range(1, 7)]
     assert digits[:2] == [10, 90]  # every one- and two-digit number is drawn
-    assert all(abs(count - digits[5]) < 0.15 * digits[5] for count in digits[3:5])  # 4, 5, 6 digits alike
+    assert all(abs(count - digits[5]) < 0.15 * digits[5]
+               for count in digits[3:5])  # 4, 5, 6 digits alike
     assert N.split_numbers(10, 10, 10, high=30, seed=1).test != []
 
 
@@ -70,7 +73,8 @@ def test_bad_words_arguments_name_the_argument(number, lang, name):
 
 
 def test_tokenize_keeps_hyphens_and_commas_as_tokens():
-    assert N.tokenize("one thousand, ninety-seven") == ["one", "thousand", ",", "ninety", "-", "seven"]
+    assert N.tokenize("one thousand, ninety-seven") == ["one", "thousand", ",",
+                                                        "ninety", "-", "seven"]
     assert N.tokenize("quatre-vingt-dix-sept") == ["quatre", "-", "vingt", "-", "dix", "-", "sept"]
     assert N.tokenize("") == []
     with pytest.raises(TypeError, match="text"):
@@ -100,7 +104,8 @@ def test_encode_decode_round_trip_and_unknown_words():
         assert vocab.decode([BOS_ID, *vocab.encode(target), EOS_ID, PAD_ID, 5]) == target
     assert N.UNK_ID in vocab.encode("one million")  # "million" is not a training word
     assert vocab.decode(vocab.encode("one million")) == "one <unk>"
-    assert N.encode_pairs(pairs[:2], vocab) == [(vocab.encode(s), vocab.encode(t)) for s, t in pairs[:2]]
+    assert N.encode_pairs(pairs[:2], vocab) == [(vocab.encode(s), vocab.encode(t))
+                                                for s, t in pairs[:2]]
 
 
 def test_vocab_is_built_from_the_given_texts_only():

@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from transformer_lib.data import names as N
+from transformer_lib.data import name_origins as N
 
 FEW = ("fi_FI", "pl_PL", "tr_TR")
 
@@ -42,7 +42,8 @@ def test_split_is_by_name_disjoint_and_drops_the_shared_names(name_data):
 
 def test_split_keeps_the_mix_of_languages(name_data):
     assert name_data.languages == N.LOCALES
-    train, test = Counter(l for _, l in name_data.train), Counter(l for _, l in name_data.test)
+    train = Counter(label for _, label in name_data.train)
+    test = Counter(label for _, label in name_data.test)
     assert set(train) == set(test) == set(range(len(N.LOCALES)))
     for label in range(len(N.LOCALES)):
         total = train[label] + test[label]
@@ -59,7 +60,8 @@ def test_split_is_seeded(name_data):
 
 def test_small_and_uneven_splits_leave_every_language_in_both_sets():
     data = N.load_names(FEW, per_language=2, test_fraction=0.9, seed=3)
-    assert Counter(l for _, l in data.train) == Counter(l for _, l in data.test) == Counter(range(3))
+    assert (Counter(label for _, label in data.train) == Counter(label for _, label in data.test)
+            == Counter(range(3)))
     data = N.load_names(FEW, per_language=10, test_fraction=0.01)
     assert len(data.train) == 3 * 9 and len(data.test) == 3 * 1
 

@@ -15,12 +15,14 @@ from torch import nn
 
 from transformer_lib import _validate
 from transformer_lib.config import TransformerConfig
-from transformer_lib.encoder import Encoder
+from transformer_lib.attention import padding_mask_from_ids
+from transformer_lib.encoder import Encoder, transformer_embedding
 
 __all__ = [
     "ClassificationHead",
     "EncoderClassifier",
     "EncoderTagger",
+    "FeatureEmbedding",
     "TokenClassificationHead",
     "cls_pool",
     "mean_pool",
@@ -34,7 +36,9 @@ def _token_mask(mask: object, h: torch.Tensor) -> torch.Tensor:
     """A ``(B, S)`` or ``(B, 1, S)`` bool mask as ``(B, S)``, checked against ``h (B, S, D)``."""
     mask = _validate.rank("mask", mask, (2, 3), "(B, S) or (B, 1, S)")
     if mask.dtype != torch.bool:
-        raise ValueError(f"mask must be a bool tensor (True at real tokens), got dtype {mask.dtype}")
+        raise ValueError(
+            f"mask must be a bool tensor (True at real tokens), got dtype {mask.dtype}"
+        )
     if mask.dim() == 3:
         if mask.shape[1] != 1:
             raise ValueError(f"mask of rank 3 must have shape (B, 1, S), got {tuple(mask.shape)}")
@@ -50,7 +54,7 @@ def _token_mask(mask: object, h: torch.Tensor) -> torch.Tensor:
 def mean_pool(h: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """The mean of each sequence's token vectors over its real tokens only.
 
-    .. math:: \\bar h_b = \\frac{\\sum_s m_{bs} h_{bs}}{\\sum_s m_{bs}}
+    .. math:: \\bar h_b = \\frac{\\sum_s m_{bs} h_{bs}}{\\max(1, \\sum_s m_{bs})}
 
     Args:
         h: ``(B, S, D)`` float, the encoder's output.
@@ -58,18 +62,15 @@ def mean_pool(h: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor
             tokens; None: every position is real.
 
     Returns:
-        ``(B, D)``.
+        ``(B, D)``; a sequence with no real token gets the zero vector (the count is clamped to
+        1 instead of being checked, which would make a GPU wait at every step).
     """
     h = _validate.rank("h", h, (3,), "(B, S, D)")
     _validate.floating("h", h)
     if mask is None:
         return h.mean(dim=1)  # (B, D)
-    mask = _token_mask(mask, h)  # (B, S)
-    counts = mask.sum(dim=1, keepdim=True)  # (B, 1)
-    if bool((counts == 0).any()):
-        raise ValueError("mask has a sequence with no real token; its mean is undefined")
-    keep = mask.unsqueeze(-1).to(h.dtype)  # (B, S, 1)
-    return (h * keep).sum(dim=1) / counts.to(h.dtype)  # (B, D)
+    keep = _token_mask(mask, h).unsqueeze(-1).to(h.dtype)  # (B, S, 1)
+    return (h * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1)  # (B, D)
 
 
 def cls_pool(h: torch.Tensor) -> torch.Tensor:
@@ -149,19 +150,50 @@ class EncoderClassifier(nn.Module):
 
     def pool(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The sequence vectors the head reads: ``(B, S) -> (B, D)``."""
-        ids = _validate.rank("ids", ids, (2,), "(B, S)")
-        if mask is None and self.cfg.pad_id is not None:
-            mask = (ids != self.cfg.pad_id).unsqueeze(1)  # (B, 1, S)
+        if mask is None:
+            mask = padding_mask_from_ids(ids, self.cfg.pad_id)  # (B, 1, S) or None
         h = self.encoder(ids, mask)  # (B, S, D)
         return cls_pool(h) if self.pooling == "cls" else mean_pool(h, mask)  # (B, D)
+
+
+class FeatureEmbedding(nn.Module):
+    """The paper's input layer plus a second embedding, of one extra id per token.
+
+    ``x = token(ids) + feature(features) + position``, then dropout: the feature vector (a word's
+    shape, say) is added before the positions, the way BERT adds its segment embeddings.
+
+    Args:
+        cfg: the encoder's configuration.
+        n_features: number of feature ids.
+
+    Shape:
+        ids ``(B, S)`` integer, features ``(B, S)`` integer in ``[0, n_features)`` ->
+        ``(B, S, D)``.
+    """
+
+    def __init__(self, cfg: TransformerConfig, n_features: int):
+        super().__init__()
+        self.n_features = _validate.positive_int("n_features", n_features)
+        self.words = transformer_embedding(cfg)  # token table and positions
+        self.feature = nn.Embedding(n_features, cfg.d_model)
+
+    def forward(self, ids: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        if features is None:
+            raise ValueError(f"features is None, but the tagger has n_features={self.n_features}; "
+                             f"pass a (B, S) tensor of feature ids")
+        features = _validate.token_ids("features", features, self.n_features)
+        if features.shape != ids.shape:
+            raise ValueError(f"features has shape {tuple(features.shape)}; expected ids' shape "
+                             f"{tuple(ids.shape)}")
+        x = self.words.token(ids) + self.feature(features)  # (B, S, D)
+        return self.words.position(x)  # (B, S, D): + positions, then dropout
 
 
 class EncoderTagger(nn.Module):
     """Token ids to tag scores at every position: ``Encoder`` then ``TokenClassificationHead``.
 
-    ``n_features > 0`` adds a second embedding, of one extra id per token (a word's shape, say),
-    to the token embeddings before the positions are added, the way BERT adds its segment
-    embeddings: ``x = token(ids) + feature(features) + position``, then dropout.
+    ``n_features > 0`` gives the encoder a ``FeatureEmbedding``: one extra id per token (a word's
+    shape, say) whose vector is added to the token's.
 
     Args:
         cfg: the encoder's configuration (``cfg.pad_id`` marks the padding).
@@ -179,8 +211,8 @@ class EncoderTagger(nn.Module):
         if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 0:
             raise ValueError(f"n_features={n_features!r} must be a non-negative integer")
         self.cfg, self.n_features = cfg, n_features
-        self.encoder = Encoder(cfg)
-        self.feature_embedding = nn.Embedding(n_features, cfg.d_model) if n_features else None
+        embedding = FeatureEmbedding(cfg, n_features) if n_features else None
+        self.encoder = Encoder(cfg, embedding)
         self.head = TokenClassificationHead(cfg.d_model, n_tags, cfg.dropout)
 
     def forward(
@@ -189,29 +221,13 @@ class EncoderTagger(nn.Module):
         features: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        ids = _validate.rank("ids", ids, (2,), "(B, S)")
-        if mask is None and self.cfg.pad_id is not None:
-            mask = (ids != self.cfg.pad_id).unsqueeze(1)  # (B, 1, S)
-        embedding = self.encoder.embedding
-        x = embedding.token(ids)  # (B, S, D), scaled by sqrt(D)
-        x = x + self._features(features, ids)  # (B, S, D)
-        x = embedding.position(x)  # (B, S, D): + positions, then dropout
-        return self.head(self.encoder.run_layers(x, mask))  # (B, S, n_tags)
-
-    def _features(self, features: torch.Tensor | None, ids: torch.Tensor) -> torch.Tensor | float:
-        """The feature vectors ``(B, S, D)`` to add, or 0.0 without a feature embedding."""
-        if self.feature_embedding is None:
-            if features is not None:
-                raise ValueError("features were given, but the tagger was built with n_features=0")
-            return 0.0
-        if features is None:
-            raise ValueError(f"features is None, but the tagger has n_features={self.n_features}; "
-                             f"pass a (B, S) tensor of feature ids")
-        features = _validate.token_ids("features", features, self.n_features)
-        if features.shape != ids.shape:
-            raise ValueError(f"features has shape {tuple(features.shape)}; expected ids' shape "
-                             f"{tuple(ids.shape)}")
-        return self.feature_embedding(features)  # (B, S, D)
+        if self.n_features:
+            h = self.encoder(ids, mask, features=features)  # (B, S, D)
+        elif features is not None:
+            raise ValueError("features were given, but the tagger was built with n_features=0")
+        else:
+            h = self.encoder(ids, mask)  # (B, S, D)
+        return self.head(h)  # (B, S, n_tags)
 
 
 def token_classification_loss(
@@ -234,6 +250,6 @@ def token_classification_loss(
                          f"{tuple(logits.shape[:2])}")
     if labels.is_floating_point() or labels.dtype == torch.bool:
         raise ValueError(f"labels must hold integer tag ids, got dtype {labels.dtype}")
-    if not bool((labels != ignore_index).any()):
+    if labels.device.type == "cpu" and not bool((labels != ignore_index).any()):  # no GPU wait
         raise ValueError(f"every label is ignore_index={ignore_index}: there is no token to score")
     return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=ignore_index)
