@@ -1,19 +1,22 @@
 """Exercise checks accept right answers and explain wrong ones without raising.
 
-This file holds the cases of chapters 1-2 and runs the same three tests over every chapter's
-RIGHT and WRONG tables (tests/test_checks_chNN.py hold the cases of later chapters).
+The same three tests run over every chapter's RIGHT and WRONG tables (tests/test_checks_chNN.py);
+the others test the shared machinery and the lazy loading of the chapters.
 """
 
 import collections
 import importlib
-import math
+import inspect
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-import transformer_lib as tl
 from transformer_lib import checks
+from transformer_lib.checks._core import Case, Failure, diagnose, matches
 
 
 def not_implemented(*args):
@@ -24,91 +27,10 @@ def crashes(*args):
     return {}["missing"]
 
 
-def right_pad_batch(sequences, pad_id):
-    ids = torch.full((len(sequences), max(map(len, sequences))), pad_id, dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        ids[row, : len(seq)] = torch.tensor(seq)
-    return ids, torch.tensor([len(s) for s in sequences])
-
-
-def right_relative_matrix(offset, d_model):
-    matrix = torch.zeros(d_model, d_model)
-    for i in range(d_model // 2):
-        angle = offset / 10000 ** (2 * i / d_model)
-        c, s = math.cos(angle), math.sin(angle)
-        matrix[2 * i : 2 * i + 2, 2 * i : 2 * i + 2] = torch.tensor([[c, s], [-s, c]])
-    return matrix
-
-
-def right_split_heads(x, n_heads):
-    batch, length, d_model = x.shape
-    return x.view(batch, length, n_heads, d_model // n_heads).transpose(1, 2)
-
-
-def mean_largest_weight(d_k, scaled, seed=7):
-    generator = torch.Generator().manual_seed(seed)
-    q, k = torch.randn(200, 8, d_k, generator=generator), torch.randn(200, 8, d_k, generator=generator)
-    scores = q @ k.transpose(-2, -1) / (math.sqrt(d_k) if scaled else 1.0)
-    return scores.softmax(-1).max(-1).values.mean().item()
-
-
-RIGHT_CH01_02 = [
-    (checks.check_sinusoidal_encoding, tl.sinusoidal_positional_encoding),
-    (checks.check_pad_batch, right_pad_batch),
-    (checks.check_relative_position_matrix, right_relative_matrix),
-    (checks.check_attention_weights,
-     lambda q, k: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1)),
-    (checks.check_causal_mask, tl.causal_mask),
-    (checks.check_split_heads, right_split_heads),
-    (checks.check_masked_attention, lambda q, k, v, m: tl.scaled_dot_product_attention(q, k, v, m)[0]),
-    (checks.check_softmax_saturation, lambda d, s: mean_largest_weight(d, s)),
-    (checks.check_whole_word_fraction,
-     lambda tok, words: sum(len(tok.encode(w).ids) == 1 for w in words) / len(words)),
-]
-
-WRONG_CH01_02 = [
-    (checks.check_sinusoidal_encoding, lambda n, d: tl.sinusoidal_positional_encoding(n, d).T,
-     "wrong shape"),
-    (checks.check_sinusoidal_encoding, lambda n, d: tl.sinusoidal_positional_encoding(n, d, base=100),
-     "wrong values"),
-    (checks.check_pad_batch, lambda s, p: right_pad_batch(s, p)[0], "expected a tuple"),
-    (checks.check_pad_batch, lambda s, p: (right_pad_batch(s, p)[0].float(), right_pad_batch(s, p)[1]),
-     "must have dtype torch.long"),
-    (checks.check_relative_position_matrix, lambda k, d: torch.eye(d), "wrong values"),
-    (checks.check_relative_position_matrix, lambda k, d: right_relative_matrix(k, d).T, "wrong values"),
-    (checks.check_relative_position_matrix, lambda k, d: torch.eye(d + 1), "expected a ("),
-    (checks.check_attention_weights, lambda q, k: (q @ k.transpose(-2, -1)).softmax(-1),
-     "forgot to divide the scores by sqrt(d_k)"),
-    (checks.check_attention_weights, lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]),
-     "forgot the softmax"),
-    (checks.check_attention_weights,
-     lambda q, k: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-2), "wrong dimension"),
-    (checks.check_attention_weights, lambda q, k: q @ k, "your code raised RuntimeError"),
-    (checks.check_causal_mask, lambda t: torch.ones(t, t, dtype=torch.bool).triu(), "leaks the future"),
-    (checks.check_causal_mask, lambda t: torch.ones(t, t).tril(), "expected a bool tensor"),
-    (checks.check_causal_mask, lambda t: torch.ones(t, t, dtype=torch.bool).tril(-1),
-     "attend to itself"),
-    (checks.check_split_heads,
-     lambda x, h: x.view(x.shape[0], h, x.shape[1], x.shape[2] // h), "heads mix up positions"),
-    (checks.check_split_heads, lambda x, h: x.view(x.shape[0], x.shape[1], h, -1), "wrong shape"),
-    (checks.check_masked_attention, lambda q, k, v, m: tl.scaled_dot_product_attention(q, k, v)[0],
-     "leaks the future"),
-    (checks.check_masked_attention, lambda q, k, v, m: q, "wrong values"),
-    (checks.check_softmax_saturation, lambda d, s: mean_largest_weight(d, False),
-     "not divided by sqrt(d_k)"),
-    (checks.check_softmax_saturation, lambda d, s: torch.tensor(mean_largest_weight(d, s)),
-     "use .item()"),
-    (checks.check_whole_word_fraction, lambda tok, words: 1 / len(words), "expected"),
-    (checks.check_whole_word_fraction,
-     lambda tok, words: sum(len(tok.encode(w).ids) == 1 for w in words), "expected"),
-    (checks.check_whole_word_fraction, lambda tok, words: len(words) > 0, "expected a number"),
-]
-
-
 CHAPTER_FILES = sorted(Path(__file__).parent.glob("test_checks_ch[0-9][0-9].py"))
 CHAPTERS = [importlib.import_module(path.stem) for path in CHAPTER_FILES]
-RIGHT = RIGHT_CH01_02 + [case for chapter in CHAPTERS for case in chapter.RIGHT]
-WRONG = WRONG_CH01_02 + [case for chapter in CHAPTERS for case in chapter.WRONG]
+RIGHT = [case for chapter in CHAPTERS for case in chapter.RIGHT]
+WRONG = [case for chapter in CHAPTERS for case in chapter.WRONG]
 CHECKS = sorted({check for check, _ in RIGHT}, key=lambda check: check.__name__)
 
 
@@ -129,7 +51,8 @@ def test_right_answers_pass(check, answer, capsys):
     assert "PASSED" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("check, answer, hint", WRONG, ids=[f"{c.__name__}-{h}" for c, _, h in WRONG])
+@pytest.mark.parametrize("check, answer, hint", WRONG,
+                         ids=[f"{c.__name__}-{h}" for c, _, h in WRONG])
 def test_wrong_answers_get_a_hint(check, answer, hint, capsys):
     result = check(answer)
     assert not result
@@ -143,3 +66,75 @@ def test_stubs_and_crashes_are_feedback_not_tracebacks(check):
     assert "your code raised KeyError" in check(crashes).message
     assert '{}["missing"]' in check(crashes).message
     assert "expected" in check(lambda *args: "a string").message
+
+
+def test_every_check_of_every_chapter_is_a_lazy_attribute_of_checks():
+    for path in sorted(Path(checks.__file__).parent.glob("ch[0-9][0-9].py")):
+        module = importlib.import_module(f"transformer_lib.checks.{path.stem}")
+        defined = {name for name in vars(module) if name.startswith("check_")}
+        assert defined == {name for name in checks.__all__
+                           if name.startswith("check_") and checks._CHAPTER_OF[name] == path.stem}
+        for name in defined:
+            assert getattr(checks, name) is getattr(module, name)
+            assert name in dir(checks)
+            signature = inspect.signature(getattr(checks, name))
+            assert list(signature.parameters) == ["student_fn"]
+            assert signature.return_annotation == "CheckResult"
+
+
+LAZY_IMPORTS = """
+import json, sys
+def loaded():
+    heavy = ("transformer_lib.checks.ch", "transformer_lib.pretrained", "sacrebleu", "tokenizers")
+    return sorted(m for m in sys.modules if m.startswith(heavy))
+import transformer_lib.checks as checks
+after_import = loaded()
+checks.check_sinusoidal_encoding
+after_chapter_1 = loaded()
+from transformer_lib.checks import check_perplexity
+print(json.dumps([after_import, after_chapter_1, loaded(), check_perplexity.__module__]))
+"""
+
+
+def test_importing_checks_imports_no_chapter_until_one_of_its_checks_is_used():
+    """In a fresh interpreter: the other tests have imported every chapter here."""
+    out = subprocess.run([sys.executable, "-c", LAZY_IMPORTS], capture_output=True, text=True,
+                         check=True).stdout
+    after_import, after_chapter_1, after_chapter_9, module = json.loads(out)
+    assert after_import == []
+    assert after_chapter_1 == ["transformer_lib.checks.ch01"]
+    assert after_chapter_9 == ["transformer_lib.checks.ch01", "transformer_lib.checks.ch09"]
+    assert module == "transformer_lib.checks.ch09"
+
+
+def test_an_unknown_attribute_of_checks_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="check_nothing"):
+        checks.check_nothing
+
+
+def test_matches_compares_tensors_numbers_and_sequences():
+    inf = float("-inf")
+    assert matches(torch.tensor([1.0, inf]), torch.tensor([1.0 + 1e-7, inf]))
+    assert not matches(torch.tensor([1.0, inf]), torch.tensor([1.0, 0.0]))
+    assert not matches(torch.tensor([1.0]), torch.tensor([[1.0]]))  # another shape
+    assert matches(torch.tensor([2, 3]), torch.tensor([2.0, 3.0]))  # any dtype
+    assert not matches([1.0], torch.tensor([1.0]))
+    assert matches((0.5, 2), (0.5, 2.0)) and not matches((0.5, 2), (0.5, 2.1))
+    assert not matches(True, 1) and matches({("PER", 0, 1)}, {("PER", 0, 1)})
+
+
+def test_diagnose_names_a_mistake_only_when_it_explains_every_wrong_case():
+    double = "you doubled it"
+    cases = [Case(2.0, 1.0, {double: 2.0}, "case 1"), Case(3.0, 3.0, {double: 6.0}, "case 3"),
+             Case(10.0, 5.0, {double: 10.0}, "case 5")]
+    with pytest.raises(Failure, match="^you doubled it. For example, case 1$"):
+        diagnose(cases)
+    cases[2].got = 11.0
+    with pytest.raises(Failure, match="^case 1$"):
+        diagnose(cases)
+    diagnose([Case(1.0, 1.0, {double: 1.0}, "right")])  # right: no Failure
+    diagnose([Case(2.0, 1.0, {double: 3.0})])  # no hint, nothing shown: left to compare
+    with pytest.raises(Failure, match="^you doubled it$"):
+        diagnose([Case(2.0, 1.0, {double: 2.0})])
+    with pytest.raises(Failure, match="^expected 1, got 2: you doubled it$"):
+        diagnose([Case(2.0, 1.0, {double: 2.0}, "expected 1, got 2")])

@@ -37,6 +37,16 @@ def exact_equality_test(f, x):
     return torch.equal(torch.cat([f(x[:, t : t + 1]) for t in range(x.shape[1])], dim=1), f(x))
 
 
+def ends_only_test(f, x):
+    """Changes each end and looks only at the other end: a local mixing (a convolution) passes."""
+    first, last = x.clone(), x.clone()
+    first[:, 0] += 1.0
+    last[:, -1] += 1.0
+    out = f(x)
+    return bool(torch.allclose(f(first)[:, -1], out[:, -1], atol=1e-5)
+                and torch.allclose(f(last)[:, 0], out[:, 0], atol=1e-5))
+
+
 def right_gelu_tanh(x):
     return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
 
@@ -62,7 +72,8 @@ RIGHT = [
 ]
 
 WRONG = [
-    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: (x @ w1 + b1) @ w2 + b2, "forgot the ReLU"),
+    (checks.check_feed_forward,
+     lambda x, w1, b1, w2, b2: (x @ w1 + b1) @ w2 + b2, "forgot the ReLU"),
     (checks.check_feed_forward, lambda x, w1, b1, w2, b2: F.gelu(x @ w1 + b1) @ w2 + b2,
      "that is GELU"),
     (checks.check_feed_forward, lambda x, w1, b1, w2, b2: torch.relu(right_ffn(x, w1, b1, w2, b2)),
@@ -80,14 +91,17 @@ WRONG = [
     (checks.check_ffn_parameter_count, lambda d, f: 2 * d * f + f, "not linear2's"),
     (checks.check_ffn_parameter_count, lambda d, f: 2 * d * f + d, "not linear1's"),
     (checks.check_ffn_parameter_count, lambda d, f: 2 * d * f + 2 * d, "F entries, not D"),
+    (checks.check_ffn_parameter_count, lambda d, f: 2 * d * f + 2 * f, "D entries, not F"),
     (checks.check_ffn_parameter_count, lambda d, f: 4 * d * d + 4 * d, "multi-head attention"),
-    (checks.check_ffn_parameter_count, lambda d, f: float(right_count(d, f)), "expected a Python int"),
+    (checks.check_ffn_parameter_count,
+     lambda d, f: float(right_count(d, f)), "expected a Python int"),
     (checks.check_ffn_parameter_count, lambda d, f: torch.tensor(right_count(d, f)), "use .item()"),
     (checks.check_position_wise, permutation_only_test, "permutation-equivariant"),
     (checks.check_position_wise, lambda f, x: True, "mixes positions"),
     (checks.check_position_wise, lambda f, x: False, "is not position-wise, but it is"),
     (checks.check_position_wise, exact_equality_test, "use torch.allclose"),
     (checks.check_position_wise, lambda f, x: "yes", "expected True or False"),
+    (checks.check_position_wise, ends_only_test, "a convolution with kernel size 3"),
     (checks.check_gelu_tanh, F.gelu, "exact GELU"),
     (checks.check_gelu_tanh, lambda x: 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * x)),
      "cubic term"),
@@ -95,11 +109,14 @@ WRONG = [
     (checks.check_gelu_tanh, torch.relu, "that is ReLU"),
     (checks.check_gelu_tanh, lambda x: x.sum(), "wrong shape"),
     (checks.check_inactive_units,
-     lambda mean: (tl.FeedForward(256).linear1(torch.randn(512, 256) + mean) <= 0).float().mean().item(),
+     lambda mean: (tl.FeedForward(256).linear1(torch.randn(512, 256) + mean) <= 0).float().mean()
+     .item(),
      "every input"),
     (checks.check_inactive_units, lambda mean: inactive_fraction(0.0), "add `mean`"),
-    (checks.check_inactive_units, lambda mean: torch.tensor(inactive_fraction(mean)), "use .item()"),
-    (checks.check_inactive_units, lambda mean: 100 * inactive_fraction(mean) + 5, "between 0 and 1"),
+    (checks.check_inactive_units,
+     lambda mean: torch.tensor(inactive_fraction(mean)), "use .item()"),
+    (checks.check_inactive_units,
+     lambda mean: 100 * inactive_fraction(mean) + 5, "between 0 and 1"),
 ]
 
 

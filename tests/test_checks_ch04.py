@@ -57,7 +57,14 @@ WRONG = [
      "cut off from autograd"),
     (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, w.detach(), b, eps),
      "no gradient reaches weight"),
-    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, w, b, eps)[..., :-1], "wrong shape"),
+    (checks.check_layer_norm,
+     lambda x, w, b, eps: layer_norm(x, w, b, eps)[..., :-1], "wrong shape"),
+    (checks.check_layer_norm,
+     lambda x, w, b, eps: x / (x.var(-1, keepdim=True, unbiased=False) + eps).sqrt() * w + b,
+     "subtract the mean from x"),
+    (checks.check_layer_norm,
+     lambda x, w, b, eps: (x - x.mean()) / (x.var(unbiased=False) + eps).sqrt() * w + b,
+     "all axes at once"),
     (checks.check_post_ln, lambda x, sub, norm: x + sub(norm(x)), "this is the pre-LN placement"),
     (checks.check_post_ln, lambda x, sub, norm: norm(sub(x)), "the residual is missing"),
     (checks.check_post_ln, lambda x, sub, norm: x + norm(sub(x)), "normalize the sum"),
@@ -65,12 +72,19 @@ WRONG = [
     (checks.check_pre_ln, lambda x, sub, norm: norm(x + sub(x)), "this is the post-LN placement"),
     (checks.check_pre_ln, lambda x, sub, norm: sub(norm(x)), "the residual is missing"),
     (checks.check_pre_ln, lambda x, sub, norm: norm(x) + sub(norm(x)), "original x, not norm(x)"),
-    (checks.check_pre_ln, lambda x, sub, norm: x + norm(sub(x)), "the norm goes before the sublayer"),
+    (checks.check_pre_ln,
+     lambda x, sub, norm: x + norm(sub(x)), "the norm goes before the sublayer"),
     (checks.check_pre_ln, lambda x, sub, norm: x * 2, "wrong values"),
-    (checks.check_rms_norm, lambda x, w, eps: rms_norm(x, w, eps, center=True), "subtracted the mean"),
+    (checks.check_rms_norm,
+     lambda x, w, eps: rms_norm(x, w, eps, center=True), "subtracted the mean"),
     (checks.check_rms_norm, lambda x, w, eps: rms_norm(x, w, eps, eps_outside=True),
      "eps must go inside the square root"),
-    (checks.check_rms_norm, lambda x, w, eps: rms_norm(x, 1.0, eps), "forgot to multiply by weight"),
+    (checks.check_rms_norm,
+     lambda x, w, eps: rms_norm(x, 1.0, eps), "forgot to multiply by weight"),
+    (checks.check_rms_norm, lambda x, w, eps: x / (x.pow(2).sum(-1, keepdim=True) + eps).sqrt() * w,
+     "not their sum"),
+    (checks.check_rms_norm, lambda x, w, eps: x / (x.pow(2).mean(0, keepdim=True) + eps).sqrt() * w,
+     "its own D features"),
     (checks.check_stream_rms, lambda n: stream_rms(n, norm_first=False), "stays at 1"),
     (checks.check_stream_rms, lambda n: stream_rms(n, final_norm=True), "stays at 1"),
     (checks.check_stream_rms, lambda n: torch.tensor(stream_rms(n)), "use .item()"),
@@ -84,5 +98,5 @@ def test_checks_leave_the_global_random_state_alone():
     assert checks.check_layer_norm(layer_norm)
     assert checks.check_post_ln(lambda x, sub, norm: norm(x + sub(x)))
     assert checks.check_rms_norm(rms_norm)
-    assert checks.check_stream_rms(lambda n: (1 + 0.06 * n) ** 0.5)  # variance grows by ~0.06 a block
+    assert checks.check_stream_rms(lambda n: (1 + 0.06 * n) ** 0.5)  # variance: +0.06 a block
     assert torch.equal(torch.get_rng_state(), before)

@@ -87,6 +87,8 @@ WRONG = [
     (checks.check_encoder_parameter_count,
      lambda d, f, n: n * (4 * d * d + 2 * d * f + 4 * d), "forgot the biases"),
     (checks.check_encoder_parameter_count,
+     lambda d, f, n: n * (4 * d * d + 2 * d * f), "forgot the biases and the layer norms"),
+    (checks.check_encoder_parameter_count,
      lambda d, f, n: n * (4 * d * d + 4 * d + 2 * d * f + f + d), "two layer norms"),
     (checks.check_encoder_parameter_count, lambda d, f, n: right_count(d, f, 1), "one layer"),
     (checks.check_encoder_parameter_count,

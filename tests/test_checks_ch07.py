@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from transformer_lib import checks, training
+from transformer_lib import checks, losses, training
 from transformer_lib.data import make_seq2seq_batch, pad_sequences
 
 
@@ -45,7 +45,7 @@ def left_padded_batch(pairs, pad_id, bos_id, eos_id):
 
 
 def right_mask(ids, mask_id, vocab_size, pad_id, generator):
-    return training.mask_tokens(ids, mask_id, vocab_size, (pad_id,), 0.15, generator)
+    return losses.mask_tokens(ids, mask_id, vocab_size, (pad_id,), 0.15, generator)
 
 
 def mask_all_chosen(ids, mask_id, vocab_size, pad_id, generator):
@@ -59,12 +59,18 @@ def labels_everywhere(ids, mask_id, vocab_size, pad_id, generator):
 
 
 def pad_chosen_too(ids, mask_id, vocab_size, pad_id, generator):
-    return training.mask_tokens(ids, mask_id, vocab_size, (), 0.15, generator)
+    return losses.mask_tokens(ids, mask_id, vocab_size, (), 0.15, generator)
 
 
 def labels_only_on_masks(ids, mask_id, vocab_size, pad_id, generator):
     inputs, labels = right_mask(ids, mask_id, vocab_size, pad_id, generator)
     return inputs, labels.masked_fill(inputs != mask_id, -100)
+
+
+def masks_in_place(ids, mask_id, vocab_size, pad_id, generator):
+    inputs, labels = right_mask(ids, mask_id, vocab_size, pad_id, generator)
+    ids.copy_(inputs)
+    return inputs, labels
 
 
 def no_random_tokens(ids, mask_id, vocab_size, pad_id, generator):
@@ -78,7 +84,7 @@ RIGHT = [
     (checks.check_noam_lr, lambda s, d, w: training.noam_lr(s, d, w)),
     (checks.check_smoothed_cross_entropy, right_smoothed),
     (checks.check_smoothed_cross_entropy,
-     lambda lo, t, e, p: training.label_smoothed_cross_entropy(lo, t, e, p)),
+     lambda lo, t, e, p: losses.label_smoothed_cross_entropy(lo, t, e, p)),
     (checks.check_seq2seq_batch, right_batch),
     (checks.check_seq2seq_batch, make_seq2seq_batch),
     (checks.check_mask_tokens, right_mask),
@@ -96,7 +102,8 @@ WRONG = [
     (checks.check_smoothed_cross_entropy,
      lambda lo, t, e, p: F.cross_entropy(lo, t, ignore_index=p), "the smoothing is missing"),
     (checks.check_smoothed_cross_entropy,
-     lambda lo, t, e, p: F.cross_entropy(lo, t, label_smoothing=e), "padding positions are counted"),
+     lambda lo, t, e, p: F.cross_entropy(lo, t, label_smoothing=e),
+     "padding positions are counted"),
     (checks.check_smoothed_cross_entropy,
      lambda lo, t, e, p: F.cross_entropy(lo, t, label_smoothing=e, ignore_index=p, reduction="sum"),
      "summed"),
@@ -108,23 +115,37 @@ WRONG = [
      lambda lo, t, e, p: F.cross_entropy(lo, t, label_smoothing=e, ignore_index=p).item(),
      "expected a torch.Tensor"),
     (checks.check_seq2seq_batch,
-     lambda pairs, p, b, e: (right_batch(pairs, p, b, e)[0],) + (right_batch(pairs, p, b, e)[2],) * 2,
+     lambda pairs, p, b, e: (right_batch(pairs, p, b, e)[0],)
+     + (right_batch(pairs, p, b, e)[2],) * 2,
      "tgt_in is not shifted"),
     (checks.check_seq2seq_batch,
      lambda pairs, p, b, e: right_batch([(s, t) for s, t in pairs], p, b, e)[:2]
      + (pad_sequences([t for _, t in pairs], p),), "must end with eos_id"),
     (checks.check_seq2seq_batch,
-     lambda pairs, p, b, e: (right_batch(pairs, p, b, e)[0], pad_sequences([[b, *t, e] for _, t in pairs], p),
+     lambda pairs, p, b, e: (right_batch(pairs, p, b, e)[0],
+                             pad_sequences([[b, *t, e] for _, t in pairs], p),
                              right_batch(pairs, p, b, e)[2]), "must not end with eos_id"),
     (checks.check_seq2seq_batch, left_padded_batch, "padded on the left"),
+    (checks.check_seq2seq_batch,
+     lambda pairs, p, b, e: (right_batch(pairs, p, b, e)[0],
+                             pad_sequences([t for _, t in pairs], p),
+                             right_batch(pairs, p, b, e)[2]), "prepend bos_id"),
+    (checks.check_seq2seq_batch,
+     lambda pairs, p, b, e: right_batch(pairs, p, b, e)[:2] + (right_batch(pairs, p, b, e)[1],),
+     "tgt_out is shifted like tgt_in"),
+    (checks.check_seq2seq_batch,
+     lambda pairs, p, b, e: right_batch(pairs, p, b, e)[:2]
+     + (pad_sequences([[b, *t, e] for _, t in pairs], p),), "must not start with bos_id"),
     (checks.check_seq2seq_batch, lambda pairs, p, b, e: right_batch(pairs, p, b, e)[1], "expected"),
     (checks.check_seq2seq_batch,
-     lambda pairs, p, b, e: tuple(x.float() for x in right_batch(pairs, p, b, e)), "dtype torch.long"),
+     lambda pairs, p, b, e: tuple(x.float() for x in right_batch(pairs, p, b, e)),
+     "dtype torch.long"),
     (checks.check_mask_tokens, mask_all_chosen, "only 80% should"),
     (checks.check_mask_tokens, labels_everywhere, "set them to -100"),
     (checks.check_mask_tokens, pad_chosen_too, "never choose pad_id"),
     (checks.check_mask_tokens, labels_only_on_masks, "need their labels too"),
     (checks.check_mask_tokens, no_random_tokens, "no chosen token got a random id"),
+    (checks.check_mask_tokens, masks_in_place, "changed ids in place"),
     (checks.check_mask_tokens, lambda ids, m, v, p, g: (ids, ids), "set them to -100"),
     (checks.check_mask_tokens, lambda ids, m, v, p, g: (ids.float(), ids), "dtype torch.long"),
 ]

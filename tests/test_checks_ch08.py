@@ -6,7 +6,7 @@ import sacrebleu
 import torch
 
 from transformer_lib import checks
-from transformer_lib.data import numbers
+from transformer_lib.data import number_words
 
 
 def right_split(examples, n_val, n_test, seed):
@@ -54,8 +54,10 @@ def sentence_average(hypotheses, references):
 
 
 def tokenized_bleu(hypotheses, references):
+    def spaced(texts):
+        return [" ".join(number_words.tokenize(t)) for t in texts]
+
     exact, _ = right_scores(hypotheses, references)
-    spaced = lambda texts: [" ".join(numbers.tokenize(t)) for t in texts]
     return exact, sacrebleu.corpus_bleu(spaced(hypotheses), [spaced(references)]).score
 
 
@@ -65,8 +67,9 @@ def right_alignment(weights):
 
 RIGHT = [
     (checks.check_split_by_number, right_split),
-    (checks.check_detokenize, numbers.detokenize),
-    (checks.check_detokenize, lambda tokens: " ".join(tokens).replace(" - ", "-").replace(" ,", ",")),
+    (checks.check_detokenize, number_words.detokenize),
+    (checks.check_detokenize,
+     lambda tokens: " ".join(tokens).replace(" - ", "-").replace(" ,", ",")),
     (checks.check_translation_scores, right_scores),
     (checks.check_hard_alignment, right_alignment),
     (checks.check_hard_alignment, lambda w: w.sum(dim=0).argmax(dim=-1)),
@@ -78,7 +81,8 @@ WRONG = [
     (checks.check_split_by_number, seed_ignored, "the seed is ignored"),
     (checks.check_split_by_number, shuffles_in_place, "changed the list"),
     (checks.check_split_by_number, train_forgotten, "in no split"),
-    (checks.check_split_by_number, lambda e, v, t, s: set(right_split(e, v, t, s)), "expected a tuple"),
+    (checks.check_split_by_number,
+     lambda e, v, t, s: set(right_split(e, v, t, s)), "expected a tuple"),
     (checks.check_split_by_number, lambda e, v, t, s: tuple(map(set, right_split(e, v, t, s))),
      "expected three lists"),
     (checks.check_detokenize, lambda tokens: " ".join(tokens), "joins its neighbours"),
@@ -87,7 +91,8 @@ WRONG = [
     (checks.check_detokenize, lambda tokens: " ".join(tokens).replace(" - ", "-"), "comma sticks"),
     (checks.check_detokenize, lambda tokens: tokens, "expected a str"),
     (checks.check_translation_scores, sentence_average, "mean of sentence BLEU"),
-    (checks.check_translation_scores, lambda h, r: (right_scores(h, r)[0] / 100, right_scores(h, r)[1]),
+    (checks.check_translation_scores,
+     lambda h, r: (right_scores(h, r)[0] / 100, right_scores(h, r)[1]),
      "in percent, like BLEU"),
     (checks.check_translation_scores, lambda h, r: (right_scores(h, r)[0], right_scores(r, h)[1]),
      "swapped"),
@@ -95,7 +100,8 @@ WRONG = [
     (checks.check_translation_scores,
      lambda h, r: (right_scores(h, r)[0], sacrebleu.corpus_bleu(h, [r])), "use .score"),
     (checks.check_hard_alignment, lambda w: w[0].argmax(dim=-1), "only the first head"),
-    (checks.check_hard_alignment, lambda w: w.max(dim=0).values.argmax(dim=-1), "largest weight of any"),
+    (checks.check_hard_alignment,
+     lambda w: w.max(dim=0).values.argmax(dim=-1), "largest weight of any"),
     (checks.check_hard_alignment, lambda w: w.mean(dim=0).argmax(dim=0), "per SOURCE position"),
     (checks.check_hard_alignment, lambda w: w.mean(dim=0).max(dim=-1).values, "integer positions"),
     (checks.check_hard_alignment, lambda w: w.mean(dim=0), "wrong shape"),

@@ -21,7 +21,8 @@ def right_attention_pool(h, mask, w):
 
 
 def right_confusion(true, pred, n_classes):
-    return torch.bincount(true * n_classes + pred, minlength=n_classes**2).view(n_classes, n_classes)
+    counts = torch.bincount(true * n_classes + pred, minlength=n_classes**2)
+    return counts.view(n_classes, n_classes)
 
 
 def confusion_loop(true, pred, n_classes):
@@ -43,6 +44,8 @@ WRONG = [
     (checks.check_masked_max_pool, lambda h, m: h.amax(dim=1), "padded positions took part"),
     (checks.check_masked_max_pool, lambda h, m: h.masked_fill(~m.transpose(1, 2), 0.0).amax(dim=1),
      "fill with -inf"),
+    (checks.check_masked_max_pool, lambda h, m: h.masked_fill(~m.transpose(1, 2), 0.0).amax(dim=1),
+     "filled the padding with 0"),
     (checks.check_masked_max_pool,
      lambda h, m: (h * m.transpose(1, 2)).sum(1) / m.transpose(1, 2).sum(1), "that is the mean"),
     (checks.check_masked_max_pool, lambda h, m: h.amax(dim=2), "wrong shape"),

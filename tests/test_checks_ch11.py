@@ -208,7 +208,8 @@ WRONG = [
     (checks.check_real_token_accuracy, lambda lo, la: ((lo.argmax(-1) == la) & (la != -100)).sum(),
      "number of right tokens"),
     (checks.check_real_token_accuracy, accuracy_per_sentence, "averaged the sentences"),
-    (checks.check_real_token_accuracy, lambda lo, la: lo.argmax(-1) == la, "expected one number"),
+    (checks.check_real_token_accuracy, lambda lo, la: lo.argmax(-1) == la,
+     "expected a number for the accuracy, got a tensor of shape"),
     (checks.check_bio_spans, spans_end_inclusive, "end must be exclusive"),
     (checks.check_bio_spans, spans_forgetting_the_last, "ends the sentence is missing"),
     (checks.check_bio_spans, lambda tags: spans.bio_spans(tags, "strict"), "the strict rule"),
@@ -235,7 +236,7 @@ WRONG = [
 def brute_force_best(scores, tags):
     best, best_path = -math.inf, None
     for path in itertools.product(range(len(tags)), repeat=scores.shape[0]):
-        if ch11._is_valid(path, tags)[0]:
+        if spans.is_well_formed([tags[i] for i in path]):
             total = sum(scores[i, j].item() for i, j in enumerate(path))
             if total > best:
                 best, best_path = total, list(path)

@@ -22,14 +22,14 @@ PARTS = {
 def right_name(name):
     _, _, layer, rest = name.split(".", 3)
     part, kind = rest.rsplit(".", 1)
-    return f"layers.{layer}.{PARTS[part]}.{kind}"
+    return f"stack.layers.{layer}.{PARTS[part]}.{kind}"
 
 
 def name_with(parts):
     def rename(name):
         _, _, layer, rest = name.split(".", 3)
         part, kind = rest.rsplit(".", 1)
-        return f"layers.{layer}.{parts[part]}.{kind}"
+        return f"stack.layers.{layer}.{parts[part]}.{kind}"
 
     return rename
 
@@ -78,9 +78,10 @@ WRONG = [
      name_with(PARTS | {"attention.output.LayerNorm": "ffn_block.norm",
                         "output.LayerNorm": "attn_block.norm"}), "attn_block.norm"),
     (checks.check_bert_layer_name,
-     lambda n: re.sub(r"^layers\.(\d+)", lambda m: f"layers.{int(m[1]) + 1}", right_name(n)),
+     lambda n: re.sub(r"^stack\.layers\.(\d+)", lambda m: f"stack.layers.{int(m[1]) + 1}",
+                      right_name(n)),
      "keep the layer index"),
-    (checks.check_bert_layer_name, lambda n: n, "start with 'layers."),
+    (checks.check_bert_layer_name, lambda n: n, "start with 'stack.layers."),
     (checks.check_sentence_embedding, lambda h, m: F.normalize(h.mean(1), dim=-1),
      "averaged over the padding"),
     (checks.check_sentence_embedding,

@@ -1,22 +1,42 @@
-"""Automatic checks for the exercises, one module per chapter.
+"""Automatic checks for the exercises, one module per chapter, imported when first used.
 
-Each ``check_*`` calls the student's function on several inputs, compares the result with the
-reference (PyTorch's own where one exists), prints what differs in plain words, and returns a
-``CheckResult`` that is truthy only when everything matched. A check never raises because of a
-wrong answer: an exception from the student's code is reported as feedback, not as a traceback.
-Use them as ``assert checks.check_xxx(my_function)``.
+Each ``check_*`` runs the student's function on several inputs, compares the results with a
+reference and returns a ``CheckResult``, truthy when all matched: ``assert checks.check_xxx(f)``.
+A wrong answer or an exception in the student's code is feedback, never a traceback.
 """
 
+import importlib
+
 from transformer_lib.checks._core import CheckResult
-from transformer_lib.checks.ch01 import *  # noqa: F403
-from transformer_lib.checks.ch02 import *  # noqa: F403
-from transformer_lib.checks.ch03 import *  # noqa: F403
-from transformer_lib.checks.ch04 import *  # noqa: F403
-from transformer_lib.checks.ch05 import *  # noqa: F403
-from transformer_lib.checks.ch06 import *  # noqa: F403
-from transformer_lib.checks.ch07 import *  # noqa: F403
-from transformer_lib.checks.ch08 import *  # noqa: F403
-from transformer_lib.checks.ch09 import *  # noqa: F403
-from transformer_lib.checks.ch10 import *  # noqa: F403
-from transformer_lib.checks.ch11 import *  # noqa: F403
-from transformer_lib.checks.ch12 import *  # noqa: F403
+
+_CHECKS = {  # chapter module -> the checks it defines, without their "check_" prefix
+    "ch01": "sinusoidal_encoding pad_batch relative_position_matrix whole_word_fraction",
+    "ch02": "attention_weights causal_mask split_heads masked_attention softmax_saturation",
+    "ch03": "feed_forward ffn_parameter_count position_wise gelu_tanh inactive_units",
+    "ch04": "layer_norm post_ln pre_ln rms_norm stream_rms",
+    "ch05": "encoder_layer padding_mask_from_ids encoder_parameter_count masked_mean_pooling",
+    "ch06": "shift_right cross_attention decoder_layer transformer_parameter_count",
+    "ch07": "noam_lr smoothed_cross_entropy seq2seq_batch mask_tokens",
+    "ch08": "detokenize hard_alignment split_by_number translation_scores",
+    "ch09": "lm_shift top_k_filter top_p_filter cached_attention_step perplexity",
+    "ch10": "masked_max_pool attention_pool confusion_matrix",
+    "ch11": "real_token_accuracy bio_spans entity_prf valid_tags",
+    "ch12": "bert_layer_name sentence_embedding cosine_top_k centroid_summary",
+}
+_CHAPTER_OF = {f"check_{name}": chapter
+               for chapter, names in _CHECKS.items() for name in names.split()}
+
+__all__ = ["CheckResult", *_CHAPTER_OF]
+
+
+def __getattr__(name: str):
+    """Import the chapter that defines the check ``name`` (PEP 562)."""
+    if name not in _CHAPTER_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    check = getattr(importlib.import_module(f"{__name__}.{_CHAPTER_OF[name]}"), name)
+    globals()[name] = check  # later look-ups find it without coming here
+    return check
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_CHAPTER_OF})

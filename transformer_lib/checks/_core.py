@@ -1,17 +1,13 @@
-"""The machinery every exercise check shares.
+"""What every exercise check shares: ``check`` makes a check of a body that raises ``Failure`` at
+the first problem; ``compare`` and ``diagnose`` describe it, with a known mistake's hint."""
 
-Each ``check_*`` calls the student's function on several inputs, compares the result with the
-reference, prints what differs in plain words, and returns a ``CheckResult`` that is truthy only
-when everything matched. A check never raises because of a wrong answer: an exception from the
-student's code is reported as feedback. Use them as ``assert check_xxx(my_function)``.
-"""
-
-from __future__ import annotations
-
+import functools
+import inspect
+import math
 import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 
@@ -30,8 +26,7 @@ class CheckResult:
         return self.passed
 
     def __str__(self) -> str:
-        mark = "PASSED" if self.passed else "NOT YET"
-        return f"[{mark}] {self.name}: {self.message}"
+        return f"[{'PASSED' if self.passed else 'NOT YET'}] {self.name}: {self.message}"
 
 
 class Failure(Exception):
@@ -52,48 +47,155 @@ def call(fn: Callable, *args, **kwargs):
         raise Failure(f"your code raised {type(error).__name__}: {error}{where}") from None
 
 
+def check(name: str, seed: int | None = None) -> Callable[[Callable], Callable]:
+    """Make ``body(student_fn)``, which raises Failure at the first problem, the check ``name`` that
+    prints and returns a ``CheckResult``; with ``seed``, ``body`` also gets a seeded generator."""
+
+    def decorate(body: Callable[..., None]) -> Callable[[Callable], CheckResult]:
+        @functools.wraps(body)
+        def checked(student_fn: Callable) -> CheckResult:
+            generator = () if seed is None else (torch.Generator().manual_seed(seed),)
+            try:
+                body(student_fn, *generator)
+                result = CheckResult(name, True, "all cases match the reference.")
+            except Failure as failure:
+                result = CheckResult(name, False, str(failure))
+            print(result)
+            return result
+
+        student_fn = list(inspect.signature(body).parameters.values())[:1]
+        checked.__signature__ = inspect.Signature(student_fn, return_annotation="CheckResult")
+        return checked
+
+    return decorate
+
+
 def format_args(args: dict) -> str:
-    def show(v):
-        return f"tensor of shape {tuple(v.shape)}" if isinstance(v, torch.Tensor) else repr(v)
-
-    return ", ".join(f"{k}={show(v)}" for k, v in args.items())
+    return ", ".join(f"{k}=tensor of shape {tuple(v.shape)}" if isinstance(v, torch.Tensor)
+                     else f"{k}={v!r}" for k, v in args.items())
 
 
-def compare(got, expected: torch.Tensor, inputs: dict, atol: float = 1e-5, rtol: float = 1e-4):
-    """Raise Failure describing the first difference between got and expected."""
+def matches(got, wrong, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    """Whether ``got`` equals ``wrong``: tensors of one shape or numbers within the tolerances
+    (NaN and infinities alike), tuples and lists item by item, anything else by ``==``."""
+    if isinstance(wrong, torch.Tensor):
+        return isinstance(got, torch.Tensor) and got.shape == wrong.shape and torch.allclose(
+            got.detach().cpu().double(), wrong.detach().cpu().double(), atol=atol, rtol=rtol,
+            equal_nan=True)
+    if isinstance(wrong, (int, float)) and not isinstance(wrong, bool):
+        return (isinstance(got, (int, float)) and not isinstance(got, bool)
+                and math.isclose(got, wrong, rel_tol=rtol, abs_tol=atol))
+    if isinstance(wrong, (tuple, list)):
+        return (isinstance(got, (tuple, list)) and len(got) == len(wrong)
+                and all(matches(g, w, atol, rtol) for g, w in zip(got, wrong)))
+    return isinstance(got, type(wrong)) and got == wrong
+
+
+@dataclass
+class Case:
+    """One input of a check: the student's answer, the right one, the known mistakes."""
+
+    got: object
+    expected: object
+    mistakes: Mapping[str, object] = field(default_factory=dict)  # hint -> that mistake's answer
+    shown: str = ""  # the case and what differs, in words
+
+
+def diagnose(cases: Iterable[Case], atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """Raise Failure at the first wrong case, with its ``shown`` and the hint of a mistake whose
+    answer (not the right one) every wrong case gave; no hint, no ``shown``: left to ``compare``."""
+    cases = list(cases)
+    wrong = [case for case in cases if not matches(case.got, case.expected, atol, rtol)]
+    if not wrong:
+        return
+    first = wrong[0]
+    for hint in first.mistakes:
+        if all(hint in case.mistakes and matches(case.got, case.mistakes[hint], atol, rtol)
+               and not matches(case.expected, case.mistakes[hint], atol, rtol) for case in wrong):
+            if len(cases) > 1:
+                raise Failure(f"{hint}. For example, {first.shown}")
+            raise Failure(f"{first.shown}: {hint}" if first.shown else hint)
+    if first.shown:
+        raise Failure(first.shown)
+
+
+def compare(got, expected: torch.Tensor, inputs: dict, atol: float = 1e-5, rtol: float = 1e-4,
+            mistakes: Mapping[str, object] | None = None, what: str = "",
+            long: bool = False) -> None:
+    """Raise Failure at the first difference of got from expected, with the hint of the mistake
+    that returns got; ``what`` names the part compared; with ``long``, dtype must be long."""
+    diagnose([Case(got, expected, mistakes or {})], atol, rtol)
+    said = f"{what}: " if what else ""
     on = f" for {format_args(inputs)}" if inputs else ""
     if not isinstance(got, torch.Tensor):
-        raise Failure(f"expected a torch.Tensor{on}, got {type(got).__name__}")
+        raise Failure(f"{said}expected a torch.Tensor{on}, got {type(got).__name__}")
+    if long and got.dtype != torch.long:
+        raise Failure(f"{what or 'the result'} must have dtype torch.long, got {got.dtype}")
     if tuple(got.shape) != tuple(expected.shape):
-        raise Failure(f"wrong shape{on}: expected {tuple(expected.shape)}, got {tuple(got.shape)}")
+        raise Failure(f"{said}wrong shape{on}: expected {tuple(expected.shape)}, "
+                      f"got {tuple(got.shape)}")
     if expected.dtype == torch.bool:
         if got.dtype != torch.bool:
-            raise Failure(f"expected a bool tensor{on}, got dtype {got.dtype}")
+            raise Failure(f"{said}expected a bool tensor{on}, got dtype {got.dtype}")
         wrong = (got != expected).nonzero()
         if len(wrong):
             where = tuple(wrong[0].tolist())
-            raise Failure(
-                f"wrong values{on}: {len(wrong)} entries differ, first at index {where} "
-                f"(expected {bool(expected[where])}, got {bool(got[where])})"
-            )
+            raise Failure(f"{said}wrong values{on}: {len(wrong)} entries differ, first at index "
+                          f"{where} (expected {bool(expected[where])}, got {bool(got[where])})")
         return
     got, expected = got.detach().to("cpu", torch.float64), expected.to(torch.float64)
     if torch.isnan(got).any() and not torch.isnan(expected).any():
-        raise Failure(f"your result contains NaN{on}")
+        raise Failure(f"{said}your result contains NaN{on}")
     if not torch.allclose(got, expected, atol=atol, rtol=rtol):
         diff = (got - expected).abs()
         where = tuple(torch.nonzero(diff == diff.max())[0].tolist())
-        raise Failure(
-            f"wrong values{on}: largest difference {diff.max():.3g} at index {where} "
-            f"(expected {expected[where]:.5g}, got {got[where]:.5g})"
-        )
+        raise Failure(f"{said}wrong values{on}: largest difference {diff.max():.3g} at index "
+                      f"{where} (expected {expected[where]:.5g}, got {got[where]:.5g})")
 
 
-def run(name: str, body: Callable[[], str | None]) -> CheckResult:
-    try:
-        body()
-        result = CheckResult(name, True, "all cases match the reference.")
-    except Failure as failure:
-        result = CheckResult(name, False, str(failure))
-    print(result)
-    return result
+def python_number(got, what: str, kind: type | tuple[type, ...] = float, item: bool = False):
+    """``got`` if it is a Python ``kind`` (int, float or both; with ``item``, or a one-element
+    tensor's ``.item()``); else a Failure that says what was expected for ``what``."""
+    if item and isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = got.item()
+    if isinstance(got, kind) and not isinstance(got, bool):
+        return got
+    wanted = f"a Python {kind.__name__}" if isinstance(kind, type) else "a number"
+    if isinstance(got, torch.Tensor):
+        how = "(use .item())" if got.numel() == 1 else f"of shape {tuple(got.shape)}"
+        raise Failure(f"expected {wanted} for {what}, got a tensor {how}")
+    if kind is int and isinstance(got, float) and got.is_integer():
+        raise Failure(f"expected {wanted} for {what}, got the float {got} (use // instead of /, "
+                      f"or int(...))")
+    raise Failure(f"expected {wanted} for {what}, got {type(got).__name__}")
+
+
+def unpack(got, names: str, what: str = "") -> tuple:
+    """``got`` as the tuple ``names`` describes (e.g. "ids, lengths"); a list is accepted too."""
+    if not isinstance(got, (tuple, list)) or len(got) != len(names.split(", ")):
+        on = f" for {what}" if what else ""
+        raise Failure(f"expected a tuple ({names}){on}, got {type(got).__name__}")
+    return tuple(got)
+
+
+def compare_count(student_fn: Callable, args: dict, expected: int, hints: Mapping[int, str],
+                  difference: bool = False) -> None:
+    """Raise Failure unless ``student_fn(*args.values())`` returns the int ``expected``; the hint
+    of ``hints`` keyed by the wrong count (with ``difference``, by wrong count - expected)."""
+    inputs = ", ".join(f"{name}={value}" for name, value in args.items())
+    got = python_number(call(student_fn, *args.values()), inputs, int)
+    if got != expected:
+        off = f" (difference {got - expected:+,})" if difference else ""
+        hint = hints.get(got - expected if difference else got)
+        raise Failure(f"for {inputs} expected {expected:,}, got {got:,}{off}"
+                      + (f": {hint}" if hint else ""))
+
+
+def through_sublayers(x, norms, sublayers, norm_first: bool, residual: bool = True):
+    """``x`` through each sublayer with its norm: ``x + f(norm(x))`` (pre-LN, ``norm_first``) or
+    ``norm(x + f(x))`` (post-LN); without ``residual``, ``f(norm(x))`` or ``norm(f(x))``."""
+    for norm, sublayer in zip(norms, sublayers):
+        out = sublayer(norm(x) if norm_first else x)
+        out = x + out if residual else out
+        x = out if norm_first else norm(out)
+    return x

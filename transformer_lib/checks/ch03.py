@@ -1,7 +1,5 @@
 """Checks for the exercises of chapter 3 (the position-wise feed-forward network)."""
 
-from __future__ import annotations
-
 import math
 from collections.abc import Callable
 
@@ -10,223 +8,152 @@ import torch.nn.functional as F
 from torch import nn
 
 from transformer_lib.attention import MultiHeadAttention
-from transformer_lib.checks._core import CheckResult, Failure, call, compare, run
+from transformer_lib.checks._core import (Failure, call, check, compare, compare_count,
+                                          python_number)
 from transformer_lib.feed_forward import FeedForward
 
-__all__ = [
-    "check_feed_forward",
-    "check_ffn_parameter_count",
-    "check_position_wise",
-    "check_gelu_tanh",
-    "check_inactive_units",
-]
+
+@check("feed-forward network", seed=3)
+def check_feed_forward(student_fn: Callable, generator):
+    """``student_fn(x (..., D), w1 (D, F), b1 (F,), w2 (F, D), b2 (D,))`` -> ``(..., D)``,
+    max(0, x W1 + b1) W2 + b2 with the weights in the paper's layout (not nn.Linear's)."""
+    for shape, d_ff in [((4,), 16), ((5, 4), 16), ((2, 6, 8), 32), ((2, 3, 5, 6), 24)]:
+        d_model = shape[-1]
+        x = torch.randn(shape, generator=generator)
+        w1 = torch.randn(d_model, d_ff, generator=generator) / math.sqrt(d_model)
+        b1 = torch.randn(d_ff, generator=generator) * 0.5
+        w2 = torch.randn(d_ff, d_model, generator=generator) / math.sqrt(d_ff)
+        b2 = torch.randn(d_model, generator=generator) * 0.5
+        got = call(student_fn, x.clone(), w1.clone(), b1.clone(), w2.clone(), b2.clone())
+        # PyTorch's own linear maps; nn.Linear stores W^T, hence the transposes.
+        expected = F.linear(F.relu(F.linear(x, w1.T, b1)), w2.T, b2)
+        hidden = x @ w1 + b1
+        compare(got, expected, {"x": x, "w1": w1, "b1": b1, "w2": w2, "b2": b2}, mistakes={
+            "you forgot the ReLU between the two linear maps (without it they collapse "
+            "into a single linear map)": hidden @ w2 + b2,
+            "that is GELU; the paper's feed-forward network (eq. 2) uses ReLU, "
+            "max(0, x W1 + b1)": F.gelu(hidden) @ w2 + b2,
+            "the ReLU belongs between the two linear maps only: do not apply it to the "
+            "output, which must be able to be negative": F.relu(expected),
+            "you forgot the bias b1": F.relu(x @ w1) @ w2 + b2,
+            "you forgot the bias b2": F.relu(hidden) @ w2,
+            "b1 must be added before the ReLU: max(0, x W1 + b1)":
+                (F.relu(x @ w1) + b1) @ w2 + b2,
+        })
 
 
-def check_feed_forward(student_fn: Callable) -> CheckResult:
-    """``student_fn(x (..., D), w1 (D, F), b1 (F,), w2 (F, D), b2 (D,))`` -> FFN(x) ``(..., D)``.
-
-    FFN(x) = max(0, x W1 + b1) W2 + b2, with the weights in the paper's layout (not nn.Linear's).
-    """
-
-    def body():
-        generator = torch.Generator().manual_seed(3)
-        for shape, d_ff in [((4,), 16), ((5, 4), 16), ((2, 6, 8), 32), ((2, 3, 5, 6), 24)]:
-            d_model = shape[-1]
-            x = torch.randn(shape, generator=generator)
-            w1 = torch.randn(d_model, d_ff, generator=generator) / math.sqrt(d_model)
-            b1 = torch.randn(d_ff, generator=generator) * 0.5
-            w2 = torch.randn(d_ff, d_model, generator=generator) / math.sqrt(d_ff)
-            b2 = torch.randn(d_model, generator=generator) * 0.5
-            got = call(student_fn, x.clone(), w1.clone(), b1.clone(), w2.clone(), b2.clone())
-            # PyTorch's own linear maps; nn.Linear stores W^T, hence the transposes.
-            expected = F.linear(F.relu(F.linear(x, w1.T, b1)), w2.T, b2)
-            if isinstance(got, torch.Tensor) and got.shape == expected.shape:
-                hidden = x @ w1 + b1
-                hints = {
-                    "you forgot the ReLU between the two linear maps (without it they collapse "
-                    "into a single linear map)": hidden @ w2 + b2,
-                    "that is GELU; the paper's feed-forward network (eq. 2) uses ReLU, "
-                    "max(0, x W1 + b1)": F.gelu(hidden) @ w2 + b2,
-                    "the ReLU belongs between the two linear maps only: do not apply it to the "
-                    "output, which must be able to be negative": F.relu(expected),
-                    "you forgot the bias b1": F.relu(x @ w1) @ w2 + b2,
-                    "you forgot the bias b2": F.relu(hidden) @ w2,
-                    "b1 must be added before the ReLU: max(0, x W1 + b1)": (F.relu(x @ w1) + b1) @ w2 + b2,
-                }
-                for hint, wrong in hints.items():
-                    if torch.allclose(got.detach().float(), wrong, atol=1e-5):
-                        raise Failure(hint)
-            compare(got, expected, {"x": x, "w1": w1, "b1": b1, "w2": w2, "b2": b2})
-
-    return run("feed-forward network", body)
-
-
-def check_ffn_parameter_count(student_fn: Callable[[int, int], int]) -> CheckResult:
+@check("feed-forward parameter count")
+def check_ffn_parameter_count(student_fn: Callable[[int, int], int]):
     """``student_fn(d_model, d_ff)`` -> the number of parameters of the FFN, a Python int."""
-
-    def reference(d_model, d_ff):
+    for d_model, d_ff in [(4, 16), (6, 6), (3, 7), (512, 2048), (768, 3072), (1024, 4096)]:
         # PyTorch's own layers, on the meta device: shapes without memory
         layers = (nn.Linear(d_model, d_ff, device="meta"), nn.Linear(d_ff, d_model, device="meta"))
-        return sum(p.numel() for layer in layers for p in layer.parameters())
-
-    def body():
-        for d_model, d_ff in [(4, 16), (6, 6), (3, 7), (512, 2048), (768, 3072), (1024, 4096)]:
-            got = call(student_fn, d_model, d_ff)
-            inputs = f"d_model={d_model}, d_ff={d_ff}"
-            if isinstance(got, torch.Tensor) and got.numel() == 1:
-                raise Failure(f"expected a Python int for {inputs}, got a tensor (use .item())")
-            if isinstance(got, bool) or not isinstance(got, int):
-                raise Failure(f"expected a Python int for {inputs}, got {type(got).__name__}")
-            expected = reference(d_model, d_ff)
-            if got == expected:
-                continue
-            weights = 2 * d_model * d_ff
-            hints = {
-                weights: "you forgot the biases",
-                weights + d_ff: "you counted linear1's bias (F numbers) but not linear2's (D numbers)",
-                weights + d_model: "you counted linear2's bias (D numbers) but not linear1's (F numbers)",
-                weights + 2 * d_ff: "linear2's bias has D entries, not F",
-                weights + 2 * d_model: "linear1's bias has F entries, not D",
-                4 * d_model**2 + 4 * d_model: "that is the count of multi-head attention, 4 D^2 + 4 D",
-            }
-            hint = f": {hints[got]}" if got in hints and d_model != d_ff else ""
-            raise Failure(f"for {inputs} expected {expected:,}, got {got:,}{hint}")
-
-    return run("feed-forward parameter count", body)
+        expected = sum(p.numel() for layer in layers for p in layer.parameters())
+        weights = 2 * d_model * d_ff
+        hints = {
+            weights: "you forgot the biases",
+            weights + d_ff: "you counted linear1's bias (F numbers) but not linear2's (D numbers)",
+            weights + d_model: "you counted linear2's bias (D numbers) but not linear1's "
+                               "(F numbers)",
+            weights + 2 * d_ff: "linear2's bias has D entries, not F",
+            weights + 2 * d_model: "linear1's bias has F entries, not D",
+            4 * d_model**2 + 4 * d_model: "that is the count of multi-head attention, 4 D^2 + 4 D",
+        }  # with D = F, some of these counts coincide: no hint then
+        compare_count(student_fn, {"d_model": d_model, "d_ff": d_ff}, expected,
+                      hints if d_model != d_ff else {})
 
 
-def _subtract_position_mean(x):
-    return x - x.mean(dim=1, keepdim=True)  # (B, T, D): mixes all positions
-
-
+@torch.random.fork_rng(devices=[])  # leave the caller's random state alone
 def _position_zoo():
     """(description, f, is position-wise, is permutation-equivariant) for (B, T, D=8) inputs."""
-    with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
-        torch.manual_seed(0)
-        ffn = FeedForward(8).eval()
-        linear = nn.Linear(8, 8)
-        norm = nn.LayerNorm(8)
-        attention = MultiHeadAttention(8, 2).eval()
-        conv = nn.Conv1d(8, 8, kernel_size=3, padding=1)
-        with torch.no_grad():
-            norm.weight.normal_()
-            norm.bias.normal_()
-
-    def convolve(x):
-        return conv(x.transpose(1, 2)).transpose(1, 2)  # (B, T, D) -> (B, D, T) -> (B, T, D)
-
+    torch.manual_seed(0)
+    norm = nn.LayerNorm(8)
+    nn.init.normal_(norm.weight)
+    nn.init.normal_(norm.bias)
+    conv = nn.Conv1d(8, 8, kernel_size=3, padding=1)  # over (B, D, T)
     return [
-        ("tl.FeedForward(8)", ffn, True, True),
-        ("nn.Linear(8, 8)", linear, True, True),
+        ("tl.FeedForward(8)", FeedForward(8).eval(), True, True),
+        ("nn.Linear(8, 8)", nn.Linear(8, 8), True, True),
         ("torch.relu", torch.relu, True, True),
         ("nn.LayerNorm(8) (it normalizes each position's D features)", norm, True, True),
-        ("a running sum over the positions (x.cumsum(dim=1))", lambda x: x.cumsum(dim=1), False, False),
+        ("a running sum over the positions (x.cumsum(dim=1))", lambda x: x.cumsum(1), False, False),
         ("reversing the positions (x.flip(1))", lambda x: x.flip(1), False, False),
-        ("a convolution with kernel size 3 over the positions", convolve, False, False),
-        ("self-attention (tl.MultiHeadAttention(8, 2))", attention, False, True),
-        ("subtracting the mean over the positions", _subtract_position_mean, False, True),
+        ("a convolution with kernel size 3 over the positions",
+         lambda x: conv(x.transpose(1, 2)).transpose(1, 2), False, False),
+        ("self-attention (tl.MultiHeadAttention(8, 2))", MultiHeadAttention(8, 2).eval(), False,
+         True),
+        ("subtracting the mean over the positions", lambda x: x - x.mean(1, keepdim=True),
+         False, True),
     ]
 
 
-def check_position_wise(student_fn: Callable) -> CheckResult:
-    """``student_fn(f, x (B, T, D))`` -> True if ``f`` acts on each position separately, else False.
-
-    ``f`` maps ``(B, T', D)`` to ``(B, T', D)`` for any length T'; the check asks about nine
-    functions, some position-wise and some that mix positions.
-    """
-
-    def body():
-        generator = torch.Generator().manual_seed(4)
-        for name, f, expected, equivariant in _position_zoo():
-            x = torch.randn(2, 6, 8, generator=generator)  # (B, T, D)
-            with torch.no_grad():
-                got = call(student_fn, f, x.clone())
-            if isinstance(got, torch.Tensor) and got.numel() == 1 and got.dtype == torch.bool:
-                got = bool(got.item())
-            if not isinstance(got, bool):
-                raise Failure(f"expected True or False for f = {name}, got {type(got).__name__}")
-            if got == expected:
-                continue
-            if expected:
-                raise Failure(
-                    f"your test says f = {name} is not position-wise, but it is: it acts on each "
-                    "position alone. If you compare with torch.equal or ==, use torch.allclose: "
-                    "computing positions separately can change the last bits of a float sum"
-                )
-            if equivariant:
-                raise Failure(
-                    f"your test says f = {name} is position-wise, but it mixes positions. It is "
-                    "permutation-equivariant (permuting the positions permutes its outputs), so a "
-                    "permutation test cannot tell: change one position and check that the outputs "
-                    "at the other positions stay the same"
-                )
-            raise Failure(f"your test says f = {name} is position-wise, but it mixes positions")
-
-    return run("position-wise test", body)
-
-
-def check_gelu_tanh(student_fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
-    """``student_fn(x)`` -> GELU's tanh approximation of ``x``, any shape, as ``F.gelu(x, approximate="tanh")``."""
-
-    def body():
-        generator = torch.Generator().manual_seed(5)
-        for x in [torch.linspace(-6, 6, 101), torch.randn(3, 7, generator=generator) * 3,
-                  torch.randn(2, 4, 5, generator=generator)]:
-            got = call(student_fn, x.clone())
-            expected = F.gelu(x, approximate="tanh")
-            if isinstance(got, torch.Tensor) and got.shape == expected.shape:
-                inner = math.sqrt(2 / math.pi) * x
-                hints = {
-                    "that is the exact GELU, x Phi(x) with erf; this exercise asks for the tanh "
-                    "approximation": F.gelu(x),
-                    "the cubic term 0.044715 x^3 inside the tanh is missing": 0.5 * x * (1 + torch.tanh(inner)),
-                    "you forgot the factor 1/2 in front": 2 * expected,
-                    "that is ReLU": F.relu(x),
-                }
-                for hint, wrong in hints.items():
-                    if torch.allclose(got.detach().float(), wrong, atol=1e-6, rtol=1e-5):
-                        raise Failure(hint)
-            compare(got, expected, {"x": x})
-
-    return run("GELU, tanh approximation", body)
-
-
-def _inactive_fraction(mean: float, seed: int) -> float:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        ffn = FeedForward(256)  # (D, F) = (256, 1024)
-        x = torch.randn(512, 256) + mean  # (N, D)
+@check("position-wise test", seed=4)
+def check_position_wise(student_fn: Callable, generator):
+    """``student_fn(f, x (B, T, D))`` -> True if ``f`` ((B, T', D) -> (B, T', D), any T') acts on
+    each position separately, else False; asked of nine functions."""
+    for name, f, expected, equivariant in _position_zoo():
+        x = torch.randn(2, 6, 8, generator=generator)  # (B, T, D)
         with torch.no_grad():
-            hidden = ffn.activation(ffn.linear1(x))  # (N, F)
+            got = call(student_fn, f, x.clone())
+        if isinstance(got, torch.Tensor) and got.numel() == 1 and got.dtype == torch.bool:
+            got = bool(got.item())
+        if not isinstance(got, bool):
+            raise Failure(f"expected True or False for f = {name}, got {type(got).__name__}")
+        if got == expected:
+            continue
+        if expected:
+            raise Failure(f"your test says f = {name} is not position-wise, but it is: it acts on "
+                          "each position alone. If you compare with torch.equal or ==, use "
+                          "torch.allclose: computing positions separately can change the last "
+                          "bits of a float sum")
+        raise Failure(f"your test says f = {name} is position-wise, but it mixes positions" + (
+            ". It is permutation-equivariant (permuting the positions permutes its outputs), so a "
+            "permutation test cannot tell: change one position and check that the outputs at the "
+            "other positions stay the same" if equivariant else ""))
+
+
+@check("GELU, tanh approximation", seed=5)
+def check_gelu_tanh(student_fn: Callable[[torch.Tensor], torch.Tensor], generator):
+    """``student_fn(x)`` -> GELU's tanh approximation of ``x``, any shape, as
+    ``F.gelu(x, approximate="tanh")``."""
+    for x in [torch.linspace(-6, 6, 101), torch.randn(3, 7, generator=generator) * 3,
+              torch.randn(2, 4, 5, generator=generator)]:
+        got = call(student_fn, x.clone())
+        expected = F.gelu(x, approximate="tanh")
+        compare(got, expected, {"x": x}, mistakes={
+            "that is the exact GELU, x Phi(x) with erf; this exercise asks for the tanh "
+            "approximation": F.gelu(x),
+            "the cubic term 0.044715 x^3 inside the tanh is missing":
+                0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * x)),
+            "you forgot the factor 1/2 in front": 2 * expected,
+            "that is ReLU": F.relu(x),
+        })
+
+
+@torch.random.fork_rng(devices=[])
+@torch.no_grad()
+def _inactive_fraction(mean: float, seed: int) -> float:
+    torch.manual_seed(seed)
+    ffn = FeedForward(256)  # (D, F) = (256, 1024)
+    hidden = ffn.activation(ffn.linear1(torch.randn(512, 256) + mean))  # (N, F)
     return (hidden == 0).all(dim=0).float().mean().item()
 
 
-def check_inactive_units(student_fn: Callable[[float], float]) -> CheckResult:
-    """``student_fn(mean)`` -> fraction of the F = 1024 hidden units of a fresh ``FeedForward(256)``
-    that are zero for all 512 inputs drawn from N(mean, 1).
-
-    The student's random draws differ from ours, so values are compared within 0.04 of the average
-    over three seeds.
-    """
-
-    def body():
-        for mean in (0.0, 1.0, 2.0, 3.0, 4.0):
-            got = call(student_fn, mean)
-            if isinstance(got, torch.Tensor):
-                raise Failure(f"expected a Python float for mean={mean}, got a tensor (use .item())")
-            if not isinstance(got, float):
-                raise Failure(f"expected a Python float for mean={mean}, got {type(got).__name__}")
-            expected = sum(_inactive_fraction(mean, seed) for seed in (11, 12, 13)) / 3
-            if abs(got - expected) <= 0.04:
-                continue
-            hint = ""
-            if not 0.0 <= got <= 1.0:
-                hint = ": a fraction lies between 0 and 1"
-            elif abs(got - 0.5) < 0.05:
-                hint = (": about half of all entries are zero at any mean; the question is how many "
-                        "units are zero for every input (hidden == 0).all(dim=0)")
-            elif mean >= 2 and got < 0.01:
-                hint = ": did you add `mean` to the inputs?"
-            raise Failure(f"for mean={mean} expected about {expected:.3f}, got {got:.3f}{hint}")
-
-    return run("inactive units experiment", body)
+@check("inactive units experiment")
+def check_inactive_units(student_fn: Callable[[float], float]):
+    """``student_fn(mean)`` -> fraction of the 1024 hidden units of a new ``FeedForward(256)`` zero
+    for all 512 inputs drawn from N(mean, 1), within 0.04 of our mean over three seeds."""
+    for mean in (0.0, 1.0, 2.0, 3.0, 4.0):
+        got = python_number(call(student_fn, mean), f"mean={mean}")
+        expected = sum(_inactive_fraction(mean, seed) for seed in (11, 12, 13)) / 3
+        if abs(got - expected) <= 0.04:
+            continue
+        hint = ""
+        if not 0.0 <= got <= 1.0:
+            hint = ": a fraction lies between 0 and 1"
+        elif abs(got - 0.5) < 0.05:
+            hint = (": about half of all entries are zero at any mean; the question is how many "
+                    "units are zero for every input (hidden == 0).all(dim=0)")
+        elif mean >= 2 and got < 0.01:
+            hint = ": did you add `mean` to the inputs?"
+        raise Failure(f"for mean={mean} expected about {expected:.3f}, got {got:.3f}{hint}")
