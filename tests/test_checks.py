@@ -8,15 +8,17 @@ import collections
 import importlib
 import inspect
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from transformer_lib import checks
-from transformer_lib.checks._core import Case, Failure, diagnose, matches
+from transformer_lib.checks._core import Case, Failure, call, describe, diagnose, matches
 
 
 def not_implemented(*args):
@@ -48,16 +50,18 @@ def test_every_exported_check_is_tested_with_two_wrong_answers():
 def test_right_answers_pass(check, answer, capsys):
     result = check(answer)
     assert result and result.passed, result.message
-    assert "PASSED" in capsys.readouterr().out
+    result.assert_passed()
+    assert capsys.readouterr().out == f"{result}\n" and repr(result).startswith("[PASSED]")
 
 
 @pytest.mark.parametrize("check, answer, hint", WRONG,
                          ids=[f"{c.__name__}-{h}" for c, _, h in WRONG])
-def test_wrong_answers_get_a_hint(check, answer, hint, capsys):
+def test_wrong_answers_get_a_hint(check, answer, hint):
     result = check(answer)
     assert not result
     assert hint in result.message, result.message
-    assert "NOT YET" in capsys.readouterr().out
+    with pytest.raises(checks.CheckFailed, match=re.escape(f"[NOT YET] {result.name}: ")):
+        result.assert_passed()
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
@@ -66,6 +70,64 @@ def test_stubs_and_crashes_are_feedback_not_tracebacks(check):
     assert "your code raised KeyError" in check(crashes).message
     assert '{}["missing"]' in check(crashes).message
     assert "expected" in check(lambda *args: "a string").message
+
+
+def returns(value):
+    def answer(*args, **kwargs):
+        return value
+    answer.__name__ = f"returns {describe(value)}"
+    return answer
+
+
+def mutates(*args, **kwargs):
+    """Changes the first tensor (or list) it is given in place, then returns nonsense."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            value.mul_(2)
+            return value
+        if isinstance(value, torch.Tensor):
+            value.zero_()
+            return value
+        if isinstance(value, list):
+            value.append(value[-1] if value else 0)
+            return value
+    return None
+
+
+UNEXPECTED = [returns(None), returns(torch.tensor(3.0)), returns([[1, 2], [3, None]]),
+              returns(np.ones((2, 3))), returns(np.int64(2)), returns([None, ("PER", None)])]
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
+@pytest.mark.parametrize("answer", UNEXPECTED, ids=[a.__name__ for a in UNEXPECTED])
+def test_unexpected_answers_fail_with_a_message_and_never_raise(check, answer):
+    result = check(answer)
+    assert not result and len(result.message) > 20, result.message
+    assert "Traceback" not in result.message
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
+def test_an_answer_that_changes_its_input_fails(check):
+    result = check(mutates)
+    assert not result, result.message
+
+
+def test_a_changed_input_is_named_and_a_right_answer_that_copies_passes():
+    def double_in_place(x):
+        x *= 2
+        return x
+
+    with pytest.raises(Failure, match="changed its input x in place"):
+        call(double_in_place, torch.ones(3))
+    assert torch.equal(call(lambda x: x * 2, torch.ones(3)), torch.full((3,), 2.0))
+
+
+def test_the_line_quoted_as_yours_is_never_the_standard_library():
+    import json
+
+    with pytest.raises(Failure) as failure:
+        call(lambda text: json.loads(text), "{")
+    assert "json.loads(text)" in str(failure.value)  # the student's lambda, not json/decoder.py
 
 
 def test_every_check_of_every_chapter_is_a_lazy_attribute_of_checks():

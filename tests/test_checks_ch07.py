@@ -145,7 +145,7 @@ WRONG = [
     (checks.check_mask_tokens, pad_chosen_too, "never choose pad_id"),
     (checks.check_mask_tokens, labels_only_on_masks, "need their labels too"),
     (checks.check_mask_tokens, no_random_tokens, "no chosen token got a random id"),
-    (checks.check_mask_tokens, masks_in_place, "changed ids in place"),
+    (checks.check_mask_tokens, masks_in_place, "changed its input ids in place"),
     (checks.check_mask_tokens, lambda ids, m, v, p, g: (ids, ids), "set them to -100"),
     (checks.check_mask_tokens, lambda ids, m, v, p, g: (ids.float(), ids), "dtype torch.long"),
 ]

@@ -79,7 +79,7 @@ WRONG = [
     (checks.check_split_by_number, split_the_list, "split the DISTINCT numbers"),
     (checks.check_split_by_number, unseeded_split, "different splits"),
     (checks.check_split_by_number, seed_ignored, "the seed is ignored"),
-    (checks.check_split_by_number, shuffles_in_place, "changed the list"),
+    (checks.check_split_by_number, shuffles_in_place, "changed its input"),
     (checks.check_split_by_number, train_forgotten, "in no split"),
     (checks.check_split_by_number,
      lambda e, v, t, s: set(right_split(e, v, t, s)), "expected a tuple"),

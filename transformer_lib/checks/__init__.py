@@ -1,13 +1,15 @@
 """Automatic checks for the exercises, one module per chapter, imported when first used.
 
 Each ``check_*`` runs the student's function on several inputs, compares the results with a
-reference and returns a ``CheckResult``, truthy when all matched: ``assert checks.check_xxx(f)``.
-A wrong answer or an exception in the student's code is feedback, never a traceback.
+reference and returns a ``CheckResult``, truthy when all matched, shown in a notebook as one line.
+A wrong answer, an unreadable result, a changed input or an exception in the student's code is
+feedback, never a traceback; ``checks.check_xxx(f).assert_passed()`` raises ``CheckFailed`` with
+that feedback (a graded test cell).
 """
 
 import importlib
 
-from transformer_lib.checks._core import CheckResult
+from transformer_lib.checks._core import CheckFailed, CheckResult
 
 _CHECKS = {  # chapter module -> the checks it defines, without their "check_" prefix
     "ch01": "sinusoidal_encoding pad_batch relative_position_matrix whole_word_fraction",
@@ -26,7 +28,7 @@ _CHECKS = {  # chapter module -> the checks it defines, without their "check_" p
 _CHAPTER_OF = {f"check_{name}": chapter
                for chapter, names in _CHECKS.items() for name in names.split()}
 
-__all__ = ["CheckResult", *_CHAPTER_OF]
+__all__ = ["CheckFailed", "CheckResult", *_CHAPTER_OF]
 
 
 def __getattr__(name: str):
