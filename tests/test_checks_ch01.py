@@ -42,6 +42,7 @@ WRONG = [
     (checks.check_pad_batch,
      lambda s, p: (right_pad_batch(s, p)[0].float(), right_pad_batch(s, p)[1]),
      "must have dtype torch.long"),
+    (checks.check_pad_batch, lambda s, p: right_pad_batch(s, 0), "not a hard-coded 0"),
     (checks.check_relative_position_matrix, lambda k, d: torch.eye(d), "wrong values"),
     (checks.check_relative_position_matrix,
      lambda k, d: right_relative_matrix(k, d).T, "wrong values"),

@@ -13,6 +13,12 @@ def right_split_heads(x, n_heads):
     return x.view(batch, length, n_heads, d_model // n_heads).transpose(1, 2)
 
 
+def masked_attention(q, k, v, mask):  # the chapter's solution
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T, S)
+    scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(dim=-1) @ v  # (..., T, Dv)
+
+
 def mean_largest_weight(d_k, scaled, seed=7):
     generator = torch.Generator().manual_seed(seed)
     q = torch.randn(200, 8, d_k, generator=generator)
@@ -28,6 +34,9 @@ RIGHT = [
     (checks.check_split_heads, right_split_heads),
     (checks.check_masked_attention,
      lambda q, k, v, m: tl.scaled_dot_product_attention(q, k, v, m)[0]),
+    (checks.check_masked_attention, masked_attention),
+    (checks.check_masked_attention,
+     lambda q, k, v, m: masked_attention(q.double(), k.double(), v.double(), m)),
     (checks.check_softmax_saturation, lambda d, s: mean_largest_weight(d, s)),
 ]
 
@@ -40,8 +49,10 @@ WRONG = [
      lambda q, k: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-2),
      "wrong dimension"),
     (checks.check_attention_weights, lambda q, k: q @ k, "your code raised RuntimeError"),
+    (checks.check_causal_mask, lambda t: torch.ones(t, t, dtype=torch.bool).triu(), "inverted"),
+    (checks.check_causal_mask, lambda t: ~tl.causal_mask(t), "inverted: it allows the future"),
     (checks.check_causal_mask,
-     lambda t: torch.ones(t, t, dtype=torch.bool).triu(), "leaks the future"),
+     lambda t: torch.ones(t, t, dtype=torch.bool).tril(1), "leaks the future"),
     (checks.check_causal_mask, lambda t: torch.ones(t, t).tril(), "expected a bool tensor"),
     (checks.check_causal_mask, lambda t: torch.ones(t, t, dtype=torch.bool).tril(-1),
      "attend to itself"),
@@ -49,7 +60,13 @@ WRONG = [
      lambda x, h: x.view(x.shape[0], h, x.shape[1], x.shape[2] // h), "heads mix up positions"),
     (checks.check_split_heads, lambda x, h: x.view(x.shape[0], x.shape[1], h, -1), "wrong shape"),
     (checks.check_masked_attention, lambda q, k, v, m: tl.scaled_dot_product_attention(q, k, v)[0],
-     "leaks the future"),
+     "the mask is ignored"),
+    (checks.check_masked_attention,  # ignores mask: right on causal masks only
+     lambda q, k, v, m: masked_attention(q, k, v, tl.causal_mask(q.shape[-2])),
+     "causal mask of your own"),
+    (checks.check_masked_attention, lambda q, k, v, m: masked_attention(q, k, v, ~m), "inverted"),
+    (checks.check_masked_attention,
+     lambda q, k, v, m: masked_attention(q, k, v, m.transpose(-2, -1)), "leaks the future"),
     (checks.check_masked_attention, lambda q, k, v, m: q, "wrong values"),
     (checks.check_softmax_saturation, lambda d, s: mean_largest_weight(d, False),
      "not divided by sqrt(d_k)"),

@@ -14,6 +14,17 @@ def layer_norm(x, weight, bias, eps, dim=-1, unbiased=False, eps_outside=False):
     return (x - mean) / std * weight + bias
 
 
+def layer_norm_by_hand(x, weight, bias, eps=1e-5):  # chapter 4's, variance of x - mean
+    mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
+    var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)  # (..., 1), biased
+    return (x - mean) / torch.sqrt(var + eps) * weight + bias  # (..., D)
+
+
+def centre_first(x, weight, bias, eps):
+    centred = x - x.mean(-1, keepdim=True)
+    return centred / (centred.var(-1, keepdim=True, unbiased=False) + eps).sqrt() * weight + bias
+
+
 def rms_norm(x, weight, eps, center=False, eps_outside=False):
     if center:
         x = x - x.mean(-1, keepdim=True)
@@ -35,9 +46,17 @@ def stream_rms(n_layers, norm_first=True, final_norm=False):
 RIGHT = [
     (checks.check_layer_norm, layer_norm),
     (checks.check_layer_norm, lambda x, w, b, eps: F.layer_norm(x, (x.shape[-1],), w, b, eps)),
+    (checks.check_layer_norm, layer_norm_by_hand),
+    (checks.check_layer_norm, centre_first),
+    (checks.check_layer_norm,
+     lambda x, w, b, eps: layer_norm(x.double(), w.double(), b.double(), eps)),
+    (checks.check_layer_norm,
+     lambda x, w, b, eps: layer_norm(x.double(), w.double(), b.double(), eps).float()),
     (checks.check_post_ln, lambda x, sub, norm: norm(x + sub(x))),
     (checks.check_pre_ln, lambda x, sub, norm: x + sub(norm(x))),
     (checks.check_rms_norm, rms_norm),
+    (checks.check_rms_norm, lambda x, w, eps: rms_norm(x.double(), w.double(), eps)),
+    (checks.check_rms_norm, lambda x, w, eps: F.rms_norm(x, (x.shape[-1],), w, eps)),
     (checks.check_stream_rms, stream_rms),
 ]
 

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from transformer_lib import checks
+from transformer_lib.attention import causal_mask
 
 
 # --- shift right --------------------------------------------------------------------------------
@@ -34,12 +35,13 @@ def right_cross(x, memory, w_q, w_k, w_v, mask):
 
 # --- decoder layer ------------------------------------------------------------------------------
 def decoder_layer(layer, x, memory, tgt_mask, memory_mask, norm_first, post_ln_only=False,
-                  causal=True, memory_masked=True, norm_memory=False, cross=True, swapped=False):
+                  own_causal=False, memory_masked=True, norm_memory=False, cross=True,
+                  swapped=False):
     norms = (layer.self_attn_block.norm, layer.cross_attn_block.norm, layer.ffn_block.norm)
     source = norms[1](memory) if norm_memory else memory
     mask = memory_mask if memory_masked else None
     sublayers = (
-        lambda h: layer.self_attn(h, mask=tgt_mask if causal else None),
+        lambda h: layer.self_attn(h, mask=causal_mask(x.shape[1]) if own_causal else tgt_mask),
         lambda h: layer.cross_attn(source, h, h, mask) if swapped else layer.cross_attn(
             h, source, source, mask),
         layer.ffn,
@@ -100,7 +102,10 @@ WRONG = [
     (checks.check_decoder_layer,
      lambda *a: decoder_layer(*a, post_ln_only=True), "each sublayer must be pre-LN"),
     (checks.check_decoder_layer, lambda *a: decoder_layer(*a[:5], True), "must be post-LN"),
-    (checks.check_decoder_layer, lambda *a: decoder_layer(*a, causal=False), "the future leaks"),
+    (checks.check_decoder_layer,
+     lambda *a: decoder_layer(*a[:3], None, *a[4:]), "the future leaks"),
+    (checks.check_decoder_layer,
+     lambda *a: decoder_layer(*a, own_causal=True), "not a causal mask of your own"),
     (checks.check_decoder_layer,
      lambda *a: decoder_layer(*a, memory_masked=False), "forgot memory_mask"),
     (checks.check_decoder_layer,

@@ -11,6 +11,11 @@ def right_noam(step, d_model, warmup):
     return d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
 
 
+def noam_in_float32(step, d_model, warmup):
+    step, d_model, warmup = (torch.tensor(float(x)) for x in (step, d_model, warmup))
+    return (d_model**-0.5 * torch.minimum(step**-0.5, step * warmup**-1.5)).item()
+
+
 def right_smoothed(logits, targets, eps, pad_id):
     keep = targets != pad_id
     log_probs = logits[keep].log_softmax(-1)  # (N_kept, V)
@@ -18,6 +23,14 @@ def right_smoothed(logits, targets, eps, pad_id):
     dist = torch.full_like(log_probs, eps / n_classes)
     dist.scatter_add_(-1, targets[keep][:, None], torch.full_like(log_probs[:, :1], 1 - eps))
     return -(dist * log_probs).sum(-1).mean()
+
+
+def notebook_smoothed(logits, targets, eps, pad_id):
+    """The notebook's solution: a float32 one-hot target, so float64 logits give a float64 loss."""
+    keep = targets != pad_id
+    n_classes = logits.shape[-1]
+    q = (1 - eps) * F.one_hot(targets[keep], n_classes).float() + eps / n_classes
+    return -(q * logits[keep].log_softmax(dim=-1)).sum(dim=-1).mean()
 
 
 def other_convention(logits, targets, eps, pad_id):
@@ -67,6 +80,10 @@ def labels_only_on_masks(ids, mask_id, vocab_size, pad_id, generator):
     return inputs, labels.masked_fill(inputs != mask_id, -100)
 
 
+def global_random_stream(ids, mask_id, vocab_size, pad_id, generator):
+    return right_mask(ids, mask_id, vocab_size, pad_id, None)  # ignores generator
+
+
 def masks_in_place(ids, mask_id, vocab_size, pad_id, generator):
     inputs, labels = right_mask(ids, mask_id, vocab_size, pad_id, generator)
     ids.copy_(inputs)
@@ -82,9 +99,13 @@ def no_random_tokens(ids, mask_id, vocab_size, pad_id, generator):
 RIGHT = [
     (checks.check_noam_lr, right_noam),
     (checks.check_noam_lr, lambda s, d, w: training.noam_lr(s, d, w)),
+    (checks.check_noam_lr, noam_in_float32),
     (checks.check_smoothed_cross_entropy, right_smoothed),
     (checks.check_smoothed_cross_entropy,
      lambda lo, t, e, p: losses.label_smoothed_cross_entropy(lo, t, e, p)),
+    (checks.check_smoothed_cross_entropy, notebook_smoothed),
+    (checks.check_smoothed_cross_entropy,
+     lambda lo, t, e, p: notebook_smoothed(lo.double(), t, e, p)),
     (checks.check_seq2seq_batch, right_batch),
     (checks.check_seq2seq_batch, make_seq2seq_batch),
     (checks.check_mask_tokens, right_mask),
@@ -126,6 +147,8 @@ WRONG = [
                              pad_sequences([[b, *t, e] for _, t in pairs], p),
                              right_batch(pairs, p, b, e)[2]), "must not end with eos_id"),
     (checks.check_seq2seq_batch, left_padded_batch, "padded on the left"),
+    (checks.check_seq2seq_batch, lambda pairs, p, b, e: right_batch(pairs, 0, b, e),
+     "pad with pad_id"),
     (checks.check_seq2seq_batch,
      lambda pairs, p, b, e: (right_batch(pairs, p, b, e)[0],
                              pad_sequences([t for _, t in pairs], p),
@@ -143,9 +166,12 @@ WRONG = [
     (checks.check_mask_tokens, mask_all_chosen, "only 80% should"),
     (checks.check_mask_tokens, labels_everywhere, "set them to -100"),
     (checks.check_mask_tokens, pad_chosen_too, "never choose pad_id"),
+    (checks.check_mask_tokens, lambda ids, m, v, p, g: right_mask(ids, m, v, 0, g),
+     "never choose pad_id"),
     (checks.check_mask_tokens, labels_only_on_masks, "need their labels too"),
     (checks.check_mask_tokens, no_random_tokens, "no chosen token got a random id"),
     (checks.check_mask_tokens, masks_in_place, "changed its input ids in place"),
+    (checks.check_mask_tokens, global_random_stream, "generators of the same seed"),
     (checks.check_mask_tokens, lambda ids, m, v, p, g: (ids, ids), "set them to -100"),
     (checks.check_mask_tokens, lambda ids, m, v, p, g: (ids.float(), ids), "dtype torch.long"),
 ]

@@ -2,6 +2,7 @@
 
 import random
 
+import numpy as np
 import sacrebleu
 import torch
 
@@ -42,6 +43,12 @@ def train_forgotten(examples, n_val, n_test, seed):
     return train[:-1], val, test
 
 
+def split_as_numpy_and_tensors(examples, n_val, n_test, seed):
+    """Another right answer: NumPy integers and 0-dim integer tensors are ints too."""
+    train, val, test = right_split(examples, n_val, n_test, seed)
+    return list(np.array(train)), [torch.tensor(n) for n in val], test
+
+
 def right_scores(hypotheses, references):
     exact = 100 * sum(h == r for h, r in zip(hypotheses, references)) / len(references)
     return exact, sacrebleu.corpus_bleu(hypotheses, [references]).score
@@ -61,18 +68,26 @@ def tokenized_bleu(hypotheses, references):
     return exact, sacrebleu.corpus_bleu(spaced(hypotheses), [spaced(references)]).score
 
 
+def scores_in_float32(hypotheses, references):
+    same = torch.tensor([h == r for h, r in zip(hypotheses, references)], dtype=torch.float32)
+    return (100 * same.mean()).item(), sacrebleu.corpus_bleu(hypotheses, [references]).score
+
+
 def right_alignment(weights):
     return weights.mean(dim=0).argmax(dim=-1)
 
 
 RIGHT = [
     (checks.check_split_by_number, right_split),
+    (checks.check_split_by_number, split_as_numpy_and_tensors),
     (checks.check_detokenize, number_words.detokenize),
     (checks.check_detokenize,
      lambda tokens: " ".join(tokens).replace(" - ", "-").replace(" ,", ",")),
     (checks.check_translation_scores, right_scores),
+    (checks.check_translation_scores, scores_in_float32),
     (checks.check_hard_alignment, right_alignment),
     (checks.check_hard_alignment, lambda w: w.sum(dim=0).argmax(dim=-1)),
+    (checks.check_hard_alignment, lambda w: w.double().mean(dim=0).argmax(dim=-1)),
 ]
 
 WRONG = [
@@ -85,6 +100,15 @@ WRONG = [
      lambda e, v, t, s: set(right_split(e, v, t, s)), "expected a tuple"),
     (checks.check_split_by_number, lambda e, v, t, s: tuple(map(set, right_split(e, v, t, s))),
      "expected three lists"),
+    (checks.check_split_by_number, lambda e, v, t, s: ([[n] for n in set(e)], [None], []),
+     "expected three lists of ints for 60 examples of 36 distinct numbers, n_val=5, n_test=5, "
+     "got a list holding a list of 1 item (int)"),
+    (checks.check_split_by_number, lambda e, v, t, s: ([None], [], []),
+     "got a list holding None"),
+    (checks.check_split_by_number, lambda e, v, t, s: ([1.5], [], []),
+     "got a list holding a float"),
+    (checks.check_split_by_number, lambda e, v, t, s: torch.tensor(3),
+     "expected a tuple (train, val, test)"),
     (checks.check_detokenize, lambda tokens: " ".join(tokens), "joins its neighbours"),
     (checks.check_detokenize, lambda tokens: " ".join(t for t in tokens if t != "-"),
      "hyphens were dropped"),
@@ -105,6 +129,8 @@ WRONG = [
     (checks.check_hard_alignment, lambda w: w.mean(dim=0).argmax(dim=0), "per SOURCE position"),
     (checks.check_hard_alignment, lambda w: w.mean(dim=0).max(dim=-1).values, "integer positions"),
     (checks.check_hard_alignment, lambda w: w.mean(dim=0), "wrong shape"),
+    (checks.check_hard_alignment, lambda w: w.mean(dim=0).argmax(dim=-1).tolist(),
+     "expected a torch.Tensor of shape (3,), got a list of 3 items (int)"),
 ]
 
 

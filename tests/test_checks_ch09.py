@@ -70,10 +70,14 @@ def nll(logits, targets):
 RIGHT = [
     (checks.check_lm_shift, right_shift),
     (checks.check_top_k_filter, right_top_k),
+    (checks.check_top_k_filter, lambda lo, k: right_top_k(lo.double(), k)),
     (checks.check_top_p_filter, right_top_p),
     (checks.check_top_p_filter, right_top_p_loop),
+    (checks.check_top_p_filter, lambda lo, p: right_top_p(lo.double(), p)),
     (checks.check_cached_attention_step, right_cached_step),
+    (checks.check_cached_attention_step, lambda *a: right_cached_step(*(x.double() for x in a))),
     (checks.check_perplexity, right_perplexity),
+    (checks.check_perplexity, lambda lo, t: right_perplexity(lo.double(), t)),
 ]
 
 WRONG = [
@@ -90,6 +94,10 @@ WRONG = [
     (checks.check_top_k_filter,
      lambda x, k: x.masked_fill(x <= x.topk(k, -1).values[:, -1:], float("-inf")), "k - 1"),
     (checks.check_top_k_filter, lambda x, k: x, "wrong tokens kept"),
+    (checks.check_top_k_filter, lambda x, k: right_top_k(x, k).nan_to_num(neginf=-1e9),
+     "must get -inf (float('-inf')), as the exercise asks, not a large finite number"),
+    (checks.check_top_p_filter, lambda x, p: right_top_p(x, p).clamp(min=-1e9),
+     "not a large finite"),
     (checks.check_top_p_filter,
      lambda x, p: x.masked_fill(x.softmax(-1).cumsum(-1) - x.softmax(-1) >= p, float("-inf")),
      "sort the tokens"),

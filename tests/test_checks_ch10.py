@@ -35,7 +35,9 @@ def confusion_loop(true, pred, n_classes):
 RIGHT = [
     (checks.check_masked_max_pool, right_max_pool),
     (checks.check_masked_max_pool, max_pool_loop),
+    (checks.check_masked_max_pool, lambda h, m: right_max_pool(h.double(), m)),
     (checks.check_attention_pool, right_attention_pool),
+    (checks.check_attention_pool, lambda h, m, w: right_attention_pool(h.double(), m, w.double())),
     (checks.check_confusion_matrix, right_confusion),
     (checks.check_confusion_matrix, confusion_loop),
 ]

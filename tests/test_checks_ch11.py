@@ -3,6 +3,7 @@
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -56,6 +57,11 @@ def right_spans(tags):
 def spans_as_set_of_lists(tags):
     """Another right answer: a set of... lists are unhashable, so a list of lists, reversed."""
     return [list(s) for s in reversed(spans.bio_spans(tags))]
+
+
+def spans_with_numpy_and_tensor_bounds(tags):
+    """Another right answer: a NumPy integer and a 0-dim integer tensor are ints too."""
+    return [(k, np.int64(s), torch.tensor(e)) for k, s, e in spans.bio_spans(tags)]
 
 
 def spans_end_inclusive(tags):
@@ -194,11 +200,14 @@ RIGHT = [
     (checks.check_bio_spans, right_spans),
     (checks.check_bio_spans, spans_as_set_of_lists),
     (checks.check_bio_spans, spans.bio_spans),
+    (checks.check_bio_spans, spans_with_numpy_and_tensor_bounds),
     (checks.check_entity_prf, right_prf),
     (checks.check_entity_prf, prf_from_counts),
     (checks.check_entity_prf, prf_library),
     (checks.check_valid_tags, right_viterbi),
     (checks.check_valid_tags, viterbi_as_names),
+    (checks.check_valid_tags, lambda scores, tags: right_viterbi(scores, tags).numpy()),
+    (checks.check_valid_tags, lambda scores, tags: right_viterbi(scores.double(), tags)),
 ]
 
 WRONG = [
@@ -218,7 +227,17 @@ WRONG = [
     (checks.check_bio_spans, lambda tags: [("B-" + k, s, e) for k, s, e in spans.bio_spans(tags)],
      "without the 'B-' prefix"),
     (checks.check_bio_spans, lambda tags: [k for k, _, _ in spans.bio_spans(tags)],
-     "expected (type, start, end) triples"),
+     "expected (type, start, end) triples, got a list holding a str"),
+    (checks.check_bio_spans, lambda tags: [*spans.bio_spans(tags), None],
+     "expected (type, start, end) triples, got a list holding None"),
+    (checks.check_bio_spans, lambda tags: [(k, s, None) for k, s, _ in spans.bio_spans(tags)],
+     "expected (type, start, end) triples with int start and end, got ('PER', 0, None)"),
+    (checks.check_bio_spans, lambda tags: [(k, s + 0.5, e) for k, s, e in spans.bio_spans(tags)],
+     "with int start and end, got ('PER', 0.5, 2)"),
+    (checks.check_bio_spans, lambda tags: torch.tensor(len(tags)),
+     "expected a list of (type, start, end) tuples for the spans, got a 0-dim tensor"),
+    (checks.check_bio_spans, lambda tags: [[list(s)] for s in spans.bio_spans(tags)],
+     "expected (type, start, end) triples, got a list holding a list of 1 item (list)"),
     (checks.check_entity_prf, prf_tokens, "you counted tokens"),
     (checks.check_entity_prf, prf_without_sentence, "keep the sentence index"),
     (checks.check_entity_prf, prf_untyped, "wrong type must count as wrong"),
@@ -226,10 +245,24 @@ WRONG = [
     (checks.check_entity_prf, prf_swapped, "swapped"),
     (checks.check_entity_prf, prf_dividing_by_zero, "precision is 0 / 0"),
     (checks.check_entity_prf, lambda t, p: right_prf(t, p)[2], "expected a tuple"),
+    (checks.check_entity_prf, lambda t, p: torch.tensor(right_prf(t, p)[2]),
+     "expected a tuple (precision, recall, f1), got a 0-dim tensor"),
+    (checks.check_entity_prf, lambda t, p: (*right_prf(t, p)[:2], None),
+     "expected a number for precision, recall and f1, got NoneType"),
+    (checks.check_entity_prf, lambda t, p: [[x] for x in right_prf(t, p)],
+     "expected a number for precision, recall and f1, got list"),
     (checks.check_valid_tags, plain_argmax, "not well formed"),
     (checks.check_valid_tags, greedy_valid, "not the best one"),
     (checks.check_valid_tags, lambda scores, tags: right_viterbi(scores, tags)[:-1],
      "one tag per position"),
+    (checks.check_valid_tags, lambda scores, tags: right_viterbi(scores, tags)[0],
+     "expected a list of 1 tag ids (ints), got a 0-dim tensor"),
+    (checks.check_valid_tags, lambda scores, tags: [None] * len(scores),
+     "expected a list of 1 tag ids (ints), got a list holding None"),
+    (checks.check_valid_tags, lambda scores, tags: [[i] for i in right_viterbi(scores, tags)],
+     "got a list holding a list of 1 item (Tensor)"),
+    (checks.check_valid_tags, lambda scores, tags: right_viterbi(scores, tags) + len(tags),
+     "expected tag ids in [0, 9)"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -58,11 +59,15 @@ RIGHT = [
     (checks.check_bert_layer_name, right_name),
     (checks.check_sentence_embedding, right_embedding),
     (checks.check_sentence_embedding, lambda h, m: F.normalize((h * m[..., None]).sum(1), dim=-1)),
+    (checks.check_sentence_embedding, lambda h, m: right_embedding(h.double(), m)),
     (checks.check_cosine_top_k, right_top_k),
+    (checks.check_cosine_top_k, lambda q, c, k: right_top_k(q.double(), c.double(), k)),
     (checks.check_cosine_top_k,  # normalising the queries is not needed for the ranking
      lambda q, c, k: (q @ F.normalize(c, dim=-1).T).argsort(dim=-1, descending=True)[:, :k]),
     (checks.check_centroid_summary, right_summary),
     (checks.check_centroid_summary, lambda v, k: (v @ v.mean(0)).topk(k).indices.sort().values),
+    (checks.check_centroid_summary, lambda v, k: list(np.sort((v @ v.mean(0)).topk(k).indices))),
+    (checks.check_centroid_summary, lambda v, k: list(right_summary(v.double(), k))),
 ]
 
 WRONG = [
@@ -103,7 +108,9 @@ WRONG = [
      lambda v, k: sorted((v @ v.mean(0)).topk(k, largest=False).indices.tolist()), "FARTHEST"),
     (checks.check_centroid_summary, lambda v, k: list(range(k)), "first k sentences"),
     (checks.check_centroid_summary, lambda v, k: (v @ v.mean(0)).topk(k).values.tolist(),
-     "list of"),
+     "expected a list of 1 int indices for N=5, k=1, got a list holding a float"),
+    (checks.check_centroid_summary, lambda v, k: [[i] for i in right_summary(v, k)],
+     "got a list holding a list of 1 item (int)"),
 ]
 
 

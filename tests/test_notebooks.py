@@ -75,8 +75,12 @@ def test_exercises_are_marked_and_checked(path):
         nbgrader = all_cells[i]["metadata"].get("nbgrader", {})  # what nbgrader needs to grade it
         assert nbgrader.get("solution") is True and nbgrader.get("grade") is False, text[:80]
         assert nbgrader.get("grade_id", "").startswith(f"ch{path.name[:2]}-exercise-"), text[:80]
-        following = source(all_cells[i + 1])
-        assert re.search(r"^assert checks\.check_\w+\(", following, re.M), following[:80]
+        check = all_cells[i + 1]  # a locked nbgrader test worth a point, raising with the reason
+        assert re.fullmatch(r"checks\.check_\w+\(\w+\)\.assert_passed\(\)", source(check)), \
+            source(check)[:80]
+        assert check["metadata"].get("nbgrader") == {
+            "grade": True, "grade_id": f"{nbgrader['grade_id']}-check", "locked": True,
+            "points": 1, "schema_version": 3, "solution": False, "task": False}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

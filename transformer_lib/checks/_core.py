@@ -6,6 +6,7 @@ import contextvars
 import functools
 import inspect
 import math
+import operator
 import sysconfig
 import traceback
 from collections.abc import Callable, Iterable, Mapping
@@ -236,9 +237,11 @@ def compare(got, expected: torch.Tensor, inputs: dict, atol: float = 1e-5, rtol:
     if bad.any():  # point at the entry furthest outside the tolerance, not the largest difference
         excess = ((got - expected).abs() - atol - rtol * expected.abs()).nan_to_num(math.inf)
         where = tuple(torch.nonzero(excess == excess[bad].max())[0].tolist())
-        raise Failure(f"{said}wrong values{on}: at index {where} expected {expected[where]:.5g}, "
-                      f"got {got[where]:.5g} ({int(bad.sum())} of {got.numel()} entries differ "
-                      f"by more than the tolerance)")
+        got, expected = got[where].item(), expected[where].item()
+        raise Failure(f"{said}wrong values{on}: at index {where} expected {expected:.6g}, got "
+                      f"{got:.6g}, a difference of {abs(got - expected):.2g} where "
+                      f"{atol + rtol * abs(expected):.2g} is allowed ({int(bad.sum())} of "
+                      f"{bad.numel()} entries differ by more than that)")
 
 
 def python_number(got, what: str, kind: type | tuple[type, ...] = float, item: bool = False):
@@ -256,6 +259,26 @@ def python_number(got, what: str, kind: type | tuple[type, ...] = float, item: b
         raise Failure(f"expected {wanted} for {what}, got the float {got} (use // instead of /, "
                       f"or int(...))")
     raise Failure(f"expected {wanted} for {what}, got {type(got).__name__}")
+
+
+def as_int(item) -> int | None:
+    """``item`` as an int if it is one (Python, NumPy, a 1-element integer tensor), else None."""
+    try:
+        return None if isinstance(item, bool) else operator.index(item)
+    except TypeError:
+        return None
+
+
+def int_list(got, wanted: str) -> list[int]:
+    """``got`` (a list, tuple, 1-dim tensor or array) as a list of ints, else a Failure that says
+    ``wanted`` and what it got."""
+    if hasattr(got, "tolist") and getattr(got, "ndim", None) == 1:
+        got = got.tolist()
+    odd = [i for i in got if as_int(i) is None] if isinstance(got, (list, tuple)) else [got]
+    if odd:  # got itself, or its first item that is no int
+        held = describe(got) if odd[0] is got else f"a list holding {describe(odd[0])}"
+        raise Failure(f"{wanted}, got {held}")
+    return [as_int(item) for item in got]
 
 
 def unpack(got, names: str, what: str = "") -> tuple:

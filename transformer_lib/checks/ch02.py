@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import torch
 
-from transformer_lib.attention import causal_mask, scaled_dot_product_attention
+from transformer_lib.attention import causal_mask, padding_mask
 from transformer_lib.checks._core import (Case, Failure, call, check, compare, diagnose,
                                           python_number)
 
@@ -18,8 +18,8 @@ def check_attention_weights(student_fn: Callable, generator):
                              ((2, 3, 4, 64), (2, 3, 4, 64))]:
         q = torch.randn(shape_q, generator=generator) * 2
         k = torch.randn(shape_k, generator=generator) * 2
-        got = call(student_fn, q.clone(), k.clone())
-        scores = q @ k.transpose(-2, -1)
+        got = call(student_fn, q, k)
+        scores = q.double() @ k.double().transpose(-2, -1)  # the reference in float64
         scaled = scores / math.sqrt(q.shape[-1])
         compare(got, scaled.softmax(-1), {"q": q, "k": k}, mistakes={
             "you forgot to divide the scores by sqrt(d_k)": scores.softmax(-1),
@@ -32,10 +32,14 @@ def check_attention_weights(student_fn: Callable, generator):
 @check("causal mask")
 def check_causal_mask(student_fn: Callable[[int], torch.Tensor]):
     """``student_fn(T)`` -> ``(T, T)`` bool, True where query t may attend to key s (s <= t)."""
-    for size in (1, 2, 5, 12):
+    for size in (5, 1, 2, 12):
         got = call(student_fn, size)
         expected = causal_mask(size)
         if isinstance(got, torch.Tensor) and got.dtype == torch.bool and got.shape == (size, size):
+            off_diagonal = ~torch.eye(size, dtype=torch.bool)
+            if size > 1 and torch.equal(got[off_diagonal], ~expected[off_diagonal]):
+                raise Failure("the mask is inverted: it allows the future (True above the "
+                              "diagonal) and forbids the past; query t may attend to keys s <= t")
             if (got & ~expected).any():
                 t, s = (got & ~expected).nonzero()[0].tolist()
                 raise Failure(f"the mask leaks the future: for T={size}, query {t} may attend to "
@@ -50,7 +54,7 @@ def check_split_heads(student_fn: Callable[[torch.Tensor, int], torch.Tensor], g
     """``student_fn(x (B, T, D), n_heads)`` -> ``(B, H, T, Dh)``, head h holding features h*Dh.."""
     for batch, length, d_model, n_heads in [(1, 3, 4, 2), (2, 5, 12, 3), (3, 7, 64, 8)]:
         x = torch.randn(batch, length, d_model, generator=generator)
-        got = call(student_fn, x.clone(), n_heads)
+        got = call(student_fn, x, n_heads)
         expected = x.view(batch, length, n_heads, d_model // n_heads).transpose(1, 2)
         compare(got, expected, {"x": x, "n_heads": n_heads}, mistakes={
             "the shape is right but heads mix up positions: reshape to (B, T, H, Dh) first, "
@@ -58,20 +62,45 @@ def check_split_heads(student_fn: Callable[[torch.Tensor, int], torch.Tensor], g
         })
 
 
+def _attend(q, k, v, mask=None):
+    """softmax(q k^T / sqrt(Dh), -inf where ``mask`` is False) v, as the chapter computes it."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T, S)
+    return (scores if mask is None else scores.masked_fill(~mask, -math.inf)).softmax(-1) @ v
+
+
 @check("masked attention", seed=3)
 def check_masked_attention(student_fn: Callable, generator):
-    """``student_fn(q, k, v, mask)`` -> attention output ``(..., T, Dv)`` with a bool mask."""
-    for batch, length, dim in [(1, 4, 8), (2, 6, 16)]:
-        q, k, v = (torch.randn(batch, length, dim, generator=generator) for _ in range(3))
-        mask = causal_mask(length)
+    """``student_fn(q (..., T, Dh), k (..., S, Dh), v (..., S, Dv), mask)`` -> ``(..., T, Dv)``
+    for a bool mask that broadcasts to ``(..., T, S)``, True where a query may attend: causal
+    ``(T, T)``, padding ``(B, 1, S)`` (also with T != S and with heads) and any pattern."""
+    pattern = torch.rand(2, 4, 7, generator=generator) < 0.4  # (B, T, S), not causal
+    cases = [((1,), 4, causal_mask(4)), ((2,), 6, causal_mask(6)),
+             ((3,), 5, padding_mask(torch.tensor([5, 3, 1]), 5)),  # (B, 1, S), keys padded
+             ((2,), 3, padding_mask(torch.tensor([6, 2]), 6)),  # cross-attention: T=3, S=6
+             ((2,), 4, pattern | torch.eye(4, 7, dtype=torch.bool)),  # a True in every row
+             ((2, 3), 2, padding_mask(torch.tensor([5, 2]), 5).unsqueeze(1))]  # (B, 1, 1, S)
+    for lead, length, mask in cases:
+        q = torch.randn(*lead, length, 8, generator=generator)  # (..., T, Dh)
+        k, v = (torch.randn(*lead, mask.shape[-1], 8, generator=generator) for _ in range(2))
         got = call(student_fn, q, k, v, mask)
-        expected, _ = scaled_dot_product_attention(q, k, v, mask)
-        if isinstance(got, torch.Tensor) and got.shape == expected.shape:
-            v_changed = v.clone()
-            v_changed[:, -1] += 100.0  # the last position is in every query's future but its own
-            again = call(student_fn, q, k, v_changed, mask)
-            if isinstance(again, torch.Tensor) and not torch.allclose(
-                    again[:, :-1], got[:, :-1], atol=1e-5):  # equal up to float rounding
+        q64, k64, v64 = q.double(), k.double(), v.double()  # the reference in float64
+        wrong_masks = {  # hint -> the mask that a known mistake applies
+            "the mask is ignored: set the scores to -inf where mask is False, before the "
+            "softmax": None,
+            "the mask is inverted: True means may attend, so fill the scores where the mask "
+            "is False (~mask) with -inf": ~mask,
+            "you applied a causal mask of your own instead of the mask argument: use the mask "
+            "you are given, whatever it hides (here padded keys)":
+                torch.ones(length, mask.shape[-1], dtype=torch.bool).tril(),  # (T, S)
+        }
+        expected = _attend(q64, k64, v64, mask)
+        diagnose([Case(got, expected, {hint: _attend(q64, k64, v64, wrong)
+                                       for hint, wrong in wrong_masks.items()})])
+        if mask.dim() == 2 and isinstance(got, torch.Tensor) and got.shape == expected.shape:
+            last = (torch.arange(length) == length - 1).unsqueeze(-1)  # (S, 1): the last key,
+            again = call(student_fn, q, k, v + 100 * last, mask)  # every earlier query's future
+            if isinstance(again, torch.Tensor) and again.shape == got.shape and not torch.allclose(
+                    again[:, :-1], got[:, :-1], atol=1e-5, equal_nan=True):
                 raise Failure("the mask leaks the future: changing the last value changed "
                               "the outputs at earlier positions")
         compare(got, expected, {"q": q, "k": k, "v": v, "mask": mask})
@@ -80,7 +109,7 @@ def check_masked_attention(student_fn: Callable, generator):
 def _mean_largest_weight(d_k: int, scaled: bool) -> float:
     """Mean over 200 x 8 rows of the largest attention weight; q, k unit-variance of width d_k."""
     generator = torch.Generator().manual_seed(1234)
-    q, k = (torch.randn(200, 8, d_k, generator=generator) for _ in range(2))  # (N, T or S, Dh)
+    q, k = (torch.randn(200, 8, d_k, generator=generator).double() for _ in range(2))
     scores = q @ k.transpose(-2, -1) / (math.sqrt(d_k) if scaled else 1.0)  # (N, T, S)
     return scores.softmax(-1).max(-1).values.mean().item()
 

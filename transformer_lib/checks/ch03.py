@@ -19,16 +19,17 @@ def check_feed_forward(student_fn: Callable, generator):
     max(0, x W1 + b1) W2 + b2 with the weights in the paper's layout (not nn.Linear's)."""
     for shape, d_ff in [((4,), 16), ((5, 4), 16), ((2, 6, 8), 32), ((2, 3, 5, 6), 24)]:
         d_model = shape[-1]
-        x = torch.randn(shape, generator=generator)
-        w1 = torch.randn(d_model, d_ff, generator=generator) / math.sqrt(d_model)
-        b1 = torch.randn(d_ff, generator=generator) * 0.5
-        w2 = torch.randn(d_ff, d_model, generator=generator) / math.sqrt(d_ff)
-        b2 = torch.randn(d_model, generator=generator) * 0.5
-        got = call(student_fn, x.clone(), w1.clone(), b1.clone(), w2.clone(), b2.clone())
+        inputs = {"x": torch.randn(shape, generator=generator),
+                  "w1": torch.randn(d_model, d_ff, generator=generator) / math.sqrt(d_model),
+                  "b1": torch.randn(d_ff, generator=generator) * 0.5,
+                  "w2": torch.randn(d_ff, d_model, generator=generator) / math.sqrt(d_ff),
+                  "b2": torch.randn(d_model, generator=generator) * 0.5}
+        got = call(student_fn, *inputs.values())
+        x, w1, b1, w2, b2 = (t.double() for t in inputs.values())  # the reference in float64
         # PyTorch's own linear maps; nn.Linear stores W^T, hence the transposes.
         expected = F.linear(F.relu(F.linear(x, w1.T, b1)), w2.T, b2)
         hidden = x @ w1 + b1
-        compare(got, expected, {"x": x, "w1": w1, "b1": b1, "w2": w2, "b2": b2}, mistakes={
+        compare(got, expected, inputs, mistakes={
             "you forgot the ReLU between the two linear maps (without it they collapse "
             "into a single linear map)": hidden @ w2 + b2,
             "that is GELU; the paper's feed-forward network (eq. 2) uses ReLU, "
@@ -94,7 +95,7 @@ def check_position_wise(student_fn: Callable, generator):
     for name, f, expected, equivariant in _position_zoo():
         x = torch.randn(2, 6, 8, generator=generator)  # (B, T, D)
         with torch.no_grad():
-            got = call(student_fn, f, x.clone())
+            got = call(student_fn, f, x)
         if isinstance(got, torch.Tensor) and got.numel() == 1 and got.dtype == torch.bool:
             got = bool(got.item())
         if not isinstance(got, bool):
@@ -118,9 +119,10 @@ def check_gelu_tanh(student_fn: Callable[[torch.Tensor], torch.Tensor], generato
     ``F.gelu(x, approximate="tanh")``."""
     for x in [torch.linspace(-6, 6, 101), torch.randn(3, 7, generator=generator) * 3,
               torch.randn(2, 4, 5, generator=generator)]:
-        got = call(student_fn, x.clone())
+        got = call(student_fn, x)
+        inputs, x = {"x": x}, x.double()  # the reference in float64
         expected = F.gelu(x, approximate="tanh")
-        compare(got, expected, {"x": x}, mistakes={
+        compare(got, expected, inputs, mistakes={
             "that is the exact GELU, x Phi(x) with erf; this exercise asks for the tanh "
             "approximation": F.gelu(x),
             "the cubic term 0.044715 x^3 inside the tanh is missing":
@@ -134,8 +136,8 @@ def check_gelu_tanh(student_fn: Callable[[torch.Tensor], torch.Tensor], generato
 @torch.no_grad()
 def _inactive_fraction(mean: float, seed: int) -> float:
     torch.manual_seed(seed)
-    ffn = FeedForward(256)  # (D, F) = (256, 1024)
-    hidden = ffn.activation(ffn.linear1(torch.randn(512, 256) + mean))  # (N, F)
+    ffn = FeedForward(256).double()  # (D, F) = (256, 1024)
+    hidden = ffn.activation(ffn.linear1(torch.randn(512, 256).double() + mean))  # (N, F)
     return (hidden == 0).all(dim=0).float().mean().item()
 
 

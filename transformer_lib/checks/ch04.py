@@ -1,5 +1,6 @@
 """Checks for the exercises of chapter 4 (layer normalization and residual connections)."""
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -10,35 +11,40 @@ from transformer_lib.checks._core import Failure, call, check, compare, python_n
 from transformer_lib.feed_forward import FeedForward
 from transformer_lib.normalization import ResidualConnection
 
-def _norm_inputs(generator, n_params: int):
-    """x ``(..., D)`` = randn(shape) * scale + offset, eps, then n_params random ``(D,)`` vectors.
-    In the last case the variance (9e-6) is about eps, so putting eps outside the root shows."""
+def _norm_inputs(generator, names: tuple[str, ...]):
+    """``{x (..., D), *names (D,)}`` with x = randn(shape) * scale + offset, their float64 copies
+    and eps. In the last case the variance (9e-6) is about eps, so putting eps outside the root
+    shows, and float32 rounds the centred x to about 4e-5 of its size."""
     for shape, eps, scale, offset in [((3, 4), 1e-5, 1.0, 0.5), ((2, 5, 8), 1e-5, 3.0, 2.0),
                                       ((2, 3, 4, 16), 1e-2, 1.0, -1.0), ((4, 6), 1e-5, 0.003, 1.0)]:
-        x = torch.randn(shape, generator=generator) * scale + offset
-        yield x, eps, [torch.randn(shape[-1], generator=generator) for _ in range(n_params)]
+        tensors = {"x": torch.randn(shape, generator=generator) * scale + offset}
+        tensors |= {name: torch.randn(shape[-1], generator=generator) for name in names}
+        yield tensors, [t.double() for t in tensors.values()], eps
 
 
 def _compare_with_gradients(student_fn: Callable, reference: Callable, tensors: dict, eps: float,
                             mistakes: dict) -> None:
     """Compare ``student_fn(x, *params, eps)`` with ``reference(x, (D,), *params, eps)`` for
-    ``tensors`` x and params: values, then the gradients w.r.t. each for a random upstream one."""
-    ours = [t.clone().requires_grad_() for t in tensors.values()]
+    ``tensors`` x and params: values, then the gradients w.r.t. each for a random upstream one.
+    The reference runs in float64; an answer may compute in float32 or float64: it must agree to
+    1e-4 of the largest entry (float32's rounding where the variance is about eps)."""
+    ours = [t.double().requires_grad_() for t in tensors.values()]
     expected = reference(ours[0], ours[0].shape[-1:], *ours[1:], eps)
-    leaves = [t.clone().requires_grad_() for t in tensors.values()]
+    leaves = [t.requires_grad_() for t in tensors.values()]
     got = call(student_fn, *leaves, eps)
-    compare(got, expected.detach(), {"x": tensors["x"], "eps": eps}, mistakes=mistakes)
+    compare(got, expected.detach(), {"x": tensors["x"], "eps": eps}, mistakes=mistakes,
+            atol=1e-4 * float(expected.detach().abs().max()))
     if not got.requires_grad:
         raise Failure("the values are right but your result is cut off from autograd: use torch "
                       "operations on the tensors you receive, without .detach(), .item() or NumPy")
-    upstream = torch.randn(expected.shape, generator=torch.Generator().manual_seed(99))
+    upstream = torch.randn(expected.shape, generator=torch.Generator().manual_seed(99)).double()
     right = torch.autograd.grad(expected, ours, upstream)
     grads = call(torch.autograd.grad, got, leaves, upstream.to(got.dtype), allow_unused=True)
     for name, grad, reference_grad in zip(tensors, grads, right):
         if grad is None:
             raise Failure(f"the values are right but no gradient reaches {name}")
         try:
-            compare(grad, reference_grad, {})
+            compare(grad, reference_grad, {}, atol=1e-4 * float(reference_grad.abs().max()))
         except Failure as failure:
             raise Failure(f"the values are right but the gradient w.r.t. {name} differs: "
                           f"{failure}") from None
@@ -62,7 +68,7 @@ def _rms(x, dims, eps, eps_outside=False, use_sum=False):
 def check_layer_norm(student_fn: Callable, generator):
     """``student_fn(x (..., D), weight (D,), bias (D,), eps)`` -> ``(..., D)``: values and
     gradients equal to ``F.layer_norm(x, (D,), weight, bias, eps)``'s."""
-    for x, eps, (weight, bias) in _norm_inputs(generator, 2):
+    for tensors, (x, weight, bias), eps in _norm_inputs(generator, ("weight", "bias")):
 
         def norm(dims=-1, **mistake):
             return _normalize(x, dims, eps, **mistake) * weight + bias
@@ -84,7 +90,6 @@ def check_layer_norm(student_fn: Callable, generator):
         }
         if x.dim() >= 3:
             mistakes[f"you normalized over the sequence axis (dim -2); {over_d}"] = norm(-2)
-        tensors = {"x": x, "weight": weight, "bias": bias}
         _compare_with_gradients(student_fn, F.layer_norm, tensors, eps, mistakes)
 
 
@@ -93,8 +98,8 @@ def _sublayer_and_norm(generator, d_model):
     w1 = torch.randn(d_model, 2 * d_model, generator=generator) / d_model**0.5
     w2 = torch.randn(2 * d_model, d_model, generator=generator) / d_model**0.5
 
-    def sublayer(h):
-        return torch.relu(h @ w1) @ w2  # (..., D) -> (..., D)
+    def sublayer(h):  # (..., D) -> (..., D), in h's dtype
+        return torch.relu(h @ w1.to(h.dtype)) @ w2.to(h.dtype)
 
     norm = nn.LayerNorm(d_model)
     nn.init.normal_(norm.weight, generator=generator)
@@ -107,6 +112,8 @@ def _check_placement(student_fn: Callable, generator: torch.Generator, norm_firs
         x = torch.randn(batch, length, d_model, generator=generator) * 2 + 1  # (B, T, D)
         sublayer, norm = _sublayer_and_norm(generator, d_model)
         with torch.no_grad():
+            got = call(student_fn, x, sublayer, norm)
+            inputs, x, norm = {"x": x}, x.double(), copy.deepcopy(norm).double()  # in float64
             post, pre = norm(x + sublayer(x)), x + sublayer(norm(x))
             mistakes = {
                 "the residual is missing: the sum must include x itself":
@@ -125,8 +132,7 @@ def _check_placement(student_fn: Callable, generator: torch.Generator, norm_firs
                 "normalize the sum x + sublayer(x), not the sublayer's output alone":
                     x + norm(sublayer(x)),
             })
-            got = call(student_fn, x.clone(), sublayer, norm)
-        compare(got, pre if norm_first else post, {"x": x}, mistakes=mistakes)
+        compare(got, pre if norm_first else post, inputs, mistakes=mistakes)
 
 
 @check("post-LN residual (Add & Norm)", seed=5)
@@ -147,7 +153,7 @@ def check_pre_ln(student_fn: Callable, generator):
 def check_rms_norm(student_fn: Callable, generator):
     """``student_fn(x (..., D), weight (D,), eps)`` -> ``x / sqrt(mean(x^2) + eps) * weight``:
     values and gradients equal to ``F.rms_norm``'s."""
-    for x, eps, (weight,) in _norm_inputs(generator, 1):
+    for tensors, (x, weight), eps in _norm_inputs(generator, ("weight",)):
         mistakes = {
             "you subtracted the mean: that is layer norm; RMSNorm divides x itself by its "
             "root mean square": _normalize(x, -1, eps) * weight,
@@ -158,7 +164,6 @@ def check_rms_norm(student_fn: Callable, generator):
             "normalize each vector over its own D features, the last axis (dim=-1)":
                 _rms(x, 0, eps) * weight,
         }
-        tensors = {"x": x, "weight": weight}
         _compare_with_gradients(student_fn, F.rms_norm, tensors, eps, mistakes)
 
 
@@ -166,10 +171,10 @@ def check_rms_norm(student_fn: Callable, generator):
 @torch.no_grad()
 def _stream_rms(n_layers: int, seed: int) -> float:
     """RMS of a pre-LN stream of n FeedForward blocks (Exercise 4's setup)."""
-    x = torch.randn(32, 16, 64, generator=torch.Generator().manual_seed(1000 + seed))  # (B, T, D)
+    x = torch.randn(32, 16, 64, generator=torch.Generator().manual_seed(1000 + seed)).double()
     torch.manual_seed(seed)  # the modules' default initialization draws from it
-    for _ in range(n_layers):
-        x = ResidualConnection(64, norm_first=True)(x, FeedForward(64))
+    for _ in range(n_layers):  # in float64, on (B, T, D)
+        x = ResidualConnection(64, norm_first=True).double()(x, FeedForward(64).double())
     return x.pow(2).mean().sqrt().item()
 
 

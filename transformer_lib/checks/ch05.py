@@ -1,5 +1,6 @@
 """Checks for the exercises of chapter 5 (the encoder)."""
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -63,12 +64,14 @@ def check_encoder_layer(student_fn: Callable, generator):
         lengths[1] = max(1, length - 2)
         mask = padding_mask(lengths, length)  # (B, 1, S)
         with torch.no_grad():
-            expected = torch_encoder_layer(layer, cfg)(x, src_key_padding_mask=~mask.squeeze(1))
-            got = call(student_fn, x.clone(), mask.clone(), layer.self_attn, layer.ffn,
-                       layer.attn_block.norm, layer.ffn_block.norm, norm_first)
-            mistakes = _typical_layer_mistakes(layer, x, mask, norm_first)
-        compare(got, expected, {"x": x, "mask": mask, "norm_first": norm_first,
-                                "activation": activation}, mistakes=mistakes)
+            got = call(student_fn, x, mask, layer.self_attn, layer.ffn, layer.attn_block.norm,
+                       layer.ffn_block.norm, norm_first)
+            inputs = {"x": x, "mask": mask, "norm_first": norm_first, "activation": activation}
+            x = x.double()  # the reference, PyTorch's layer with our weights, in float64
+            expected = torch_encoder_layer(layer, cfg).double()(
+                x, src_key_padding_mask=~mask.squeeze(1))
+            mistakes = _typical_layer_mistakes(copy.deepcopy(layer).double(), x, mask, norm_first)
+        compare(got, expected, inputs, mistakes=mistakes)
 
 
 @check("padding mask from token ids", seed=6)
@@ -82,7 +85,7 @@ def check_padding_mask_from_ids(student_fn: Callable, generator):
         for row, n in enumerate(lengths):
             ids[row, n:] = pad_id
         expected = (ids != pad_id).unsqueeze(1)  # (B, 1, S)
-        got = call(student_fn, ids.clone(), pad_id)
+        got = call(student_fn, ids, pad_id)
         compare(got, expected, {"ids": ids, "pad_id": pad_id}, mistakes={
             "the polarity is inverted: the mask must be True at real tokens (may attend) and "
             "False at the padding": ~expected,
@@ -130,9 +133,10 @@ def check_masked_mean_pooling(student_fn: Callable, generator):
         h = torch.randn(batch, length, d_model, generator=generator)
         mask = padding_mask(torch.tensor(lengths), length)  # (B, 1, S)
         h = h.masked_fill(~mask.transpose(1, 2), 100.0)  # loud garbage at padded positions
-        got = call(student_fn, h.clone(), mask.clone())
+        got = call(student_fn, h, mask)
+        inputs, h = {"h": h, "mask": mask}, h.double()  # the reference in float64
         real_sum = (h * mask.transpose(1, 2)).sum(1)  # (B, D)
-        compare(got, mean_pool(h, mask), {"h": h, "mask": mask}, mistakes={
+        compare(got, mean_pool(h, mask), inputs, mistakes={
             "you averaged over the padding too: sum the real positions only": h.mean(1),
             "divide by the number of real tokens (mask.sum), not by S": real_sum / length,
             "that is the sum over the real positions; divide it by their number": real_sum,

@@ -1,5 +1,6 @@
 """Checks for the exercises of chapter 6 (the decoder and the full Transformer)."""
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -21,22 +22,18 @@ def check_shift_right(student_fn: Callable[[torch.Tensor, int], torch.Tensor], g
     shifted one place to the right, BOS first and the last token dropped (teacher forcing)."""
     for batch, length, bos_id in [(2, 5, 1), (3, 8, 2), (1, 3, 7), (2, 1, 1)]:
         tgt = torch.randint(3, 50, (batch, length), generator=generator)  # (B, T)
-        original = tgt.clone()
         got = call(student_fn, tgt, bos_id)
-        if not torch.equal(tgt, original):
-            raise Failure("your function changed its input tensor in place: build a new tensor "
-                          "(torch.cat) and leave tgt as it is, the loss still needs it")
         bos = torch.full((batch, 1), bos_id, dtype=torch.long)  # (B, 1)
-        expected = torch.cat([bos, original[:, :-1]], dim=1)  # (B, T)
-        compare(got, expected, {"tgt": original, "bos_id": bos_id}, long=True, mistakes={
+        expected = torch.cat([bos, tgt[:, :-1]], dim=1)  # (B, T)
+        compare(got, expected, {"tgt": tgt, "bos_id": bos_id}, long=True, mistakes={
             "you prepended BOS but kept the last token: drop it (tgt[:, :-1]) so that the "
-            "input has the same length T as the target": torch.cat([bos, original], dim=1),
+            "input has the same length T as the target": torch.cat([bos, tgt], dim=1),
             "this is the target itself: position t would see the very token it must "
-            "predict; shift it one place to the right": original,
+            "predict; shift it one place to the right": tgt,
             "you shifted to the left: BOS goes first, and the last target token is the "
-            "one that is dropped": torch.cat([original[:, 1:], bos], dim=1),
+            "one that is dropped": torch.cat([tgt[:, 1:], bos], dim=1),
             "you replaced the first token by BOS instead of shifting every token one place "
-            "to the right": torch.cat([bos, original[:, 1:]], dim=1),
+            "to the right": torch.cat([bos, tgt[:, 1:]], dim=1),
         })
 
 
@@ -55,7 +52,9 @@ def check_cross_attention(student_fn: Callable, generator):
         lengths = torch.randint(1, src_len + 1, (batch,), generator=generator)
         lengths[-1] = max(1, src_len - 1)  # at least one sequence with padding when S > 1
         mask = padding_mask(lengths, src_len)  # (B, 1, S)
-        got = call(student_fn, x.clone(), memory.clone(), w_q, w_k, w_v, mask.clone())
+        got = call(student_fn, x, memory, w_q, w_k, w_v, mask)
+        inputs = {"x": x, "memory": memory, "memory_mask": mask}
+        x, memory, w_q, w_k, w_v = (t.double() for t in (x, memory, w_q, w_k, w_v))  # float64
         q, k, v = x @ w_q, memory @ w_k, memory @ w_v
         expected = attend(q, k, v, attn_mask=mask)  # (B, T, Dv)
         if (isinstance(got, torch.Tensor) and got.dim() == 3 and src_len != length
@@ -75,18 +74,7 @@ def check_cross_attention(student_fn: Callable, generator):
                 raise Failure(swapped)
             mistakes["the values must come from the memory too (memory @ w_v), like the keys"] = (
                 attend(q, k, x @ w_v, attn_mask=mask))
-        compare(got, expected, {"x": x, "memory": memory, "memory_mask": mask}, mistakes=mistakes)
-
-
-def _random_decoder_layer(cfg: TransformerConfig, generator: torch.Generator) -> DecoderLayer:
-    torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=generator)))
-    layer = DecoderLayer(cfg).eval()
-    with torch.no_grad():  # gains and biases that differ, so a swapped norm shows
-        for norm in (layer.self_attn_block.norm, layer.cross_attn_block.norm,
-                     layer.ffn_block.norm):
-            norm.weight.copy_(1 + 0.5 * torch.randn(cfg.d_model, generator=generator))
-            norm.bias.copy_(0.5 * torch.randn(cfg.d_model, generator=generator))
-    return layer
+        compare(got, expected, inputs, mistakes=mistakes)
 
 
 def _decoder_layer_mistakes(layer: DecoderLayer, x, memory, tgt_mask, memory_mask,
@@ -94,16 +82,15 @@ def _decoder_layer_mistakes(layer: DecoderLayer, x, memory, tgt_mask, memory_mas
     """What the usual wrong decoder layers compute, with the layer's own pieces."""
     norms = (layer.self_attn_block.norm, layer.cross_attn_block.norm, layer.ffn_block.norm)
 
-    def layer_with(norm_first=norm_first, causal=True, memory_masked=True, norm_memory=False,
-                   cross=True, swapped=False):
+    def layer_with(norm_first=norm_first, self_mask=tgt_mask, memory_masked=True,
+                   norm_memory=False, cross=True, swapped=False):
         source = norms[1](memory) if norm_memory else memory
         mask = memory_mask if memory_masked else None
 
         def cross_attention(h):
             return layer.cross_attn(*((source, h, h) if swapped else (h, source, source)), mask)
 
-        sublayers = (lambda h: layer.self_attn(h, mask=tgt_mask if causal else None),
-                     cross_attention, layer.ffn)
+        sublayers = (lambda h: layer.self_attn(h, mask=self_mask), cross_attention, layer.ffn)
         kept = (0, 1, 2) if cross else (0, 2)
         return through_sublayers(x, [norms[i] for i in kept], [sublayers[i] for i in kept],
                                  norm_first)
@@ -114,7 +101,9 @@ def _decoder_layer_mistakes(layer: DecoderLayer, x, memory, tgt_mask, memory_mas
         f"for norm_first={norm_first} each sublayer must be {placement}":
             layer_with(norm_first=not norm_first),
         "the future leaks: the self-attention must use tgt_mask (the causal mask)":
-            layer_with(causal=False),
+            layer_with(self_mask=None),
+        "use the tgt_mask you are given, not a causal mask of your own: here it also hides "
+        "the padded target positions": layer_with(self_mask=causal_mask(x.shape[1])),
         "you forgot memory_mask in the cross-attention: padded source positions "
         "received attention": layer_with(memory_masked=False),
         "only the decoder's stream is normalized before the cross-attention: "
@@ -131,28 +120,38 @@ def _decoder_layer_mistakes(layer: DecoderLayer, x, memory, tgt_mask, memory_mas
 @check("decoder layer (against nn.TransformerDecoderLayer)", seed=26)
 @torch.random.fork_rng(devices=[])  # building the layers draws random weights
 def check_decoder_layer(student_fn: Callable, generator):
-    """``student_fn(layer, x (B, T, D), memory (B, S, D), tgt_mask (T, T), memory_mask (B, 1, S),
-    norm_first)`` -> ``(B, T, D)`` from ``layer``'s parts, as ``nn.TransformerDecoderLayer``."""
-    for norm_first in (False, True):
-        for batch, length, src_len, d_model, n_heads, d_ff in [(1, 4, 4, 8, 2, 16),
-                                                               (2, 5, 7, 16, 4, 32)]:
-            cfg = TransformerConfig(vocab_size=10, d_model=d_model, n_heads=n_heads, d_ff=d_ff,
-                                    n_layers=1, dropout=0.0, norm_first=norm_first)
-            layer = _random_decoder_layer(cfg, generator)
-            x = torch.randn(batch, length, d_model, generator=generator)  # (B, T, D)
-            memory = torch.randn(batch, src_len, d_model, generator=generator)  # (B, S, D)
-            tgt_mask = causal_mask(length)  # (T, T)
-            lengths = torch.tensor([src_len] * (batch - 1) + [src_len - 2])  # the last padded
-            memory_mask = padding_mask(lengths, src_len)  # (B, 1, S)
-            with torch.no_grad():
-                got = call(student_fn, layer, x.clone(), memory.clone(), tgt_mask.clone(),
-                           memory_mask.clone(), norm_first)
-                expected = torch_decoder_layer(layer, cfg)(
-                    x, memory, tgt_mask=~tgt_mask, memory_key_padding_mask=~memory_mask.squeeze(1))
-                mistakes = _decoder_layer_mistakes(layer, x, memory, tgt_mask, memory_mask,
-                                                   norm_first)
-            compare(got, expected, {"x": x, "memory": memory, "norm_first": norm_first},
-                    mistakes=mistakes)
+    """``student_fn(layer, x (B, T, D), memory (B, S, D), tgt_mask (T, T) causal or (B, T, T)
+    causal and padded, memory_mask (B, 1, S), norm_first)`` -> ``(B, T, D)`` from ``layer``'s
+    parts, as ``nn.TransformerDecoderLayer``."""
+    sizes = [(False, 1, 4, 4, 8, 2, 16), (False, 2, 5, 7, 16, 4, 32),
+             (True, 1, 4, 4, 8, 2, 16), (True, 2, 5, 7, 16, 4, 32)]
+    for norm_first, batch, length, src_len, d_model, n_heads, d_ff in sizes:
+        cfg = TransformerConfig(vocab_size=10, d_model=d_model, n_heads=n_heads, d_ff=d_ff,
+                                n_layers=1, dropout=0.0, norm_first=norm_first)
+        torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=generator)))
+        layer = DecoderLayer(cfg).eval()
+        with torch.no_grad():  # gains and biases that differ, so a swapped norm shows
+            for norm in (layer.self_attn_block.norm, layer.cross_attn_block.norm,
+                         layer.ffn_block.norm):
+                norm.weight.copy_(1 + 0.5 * torch.randn(d_model, generator=generator))
+                norm.bias.copy_(0.5 * torch.randn(d_model, generator=generator))
+        x = torch.randn(batch, length, d_model, generator=generator)  # (B, T, D)
+        memory = torch.randn(batch, src_len, d_model, generator=generator)  # (B, S, D)
+        tgt_mask = causal_mask(length)  # (T, T); (B, T, T) where the last target is padded
+        if batch > 1:
+            tgt_mask = tgt_mask & padding_mask(torch.tensor([length, length - 2]), length)
+        lengths = torch.tensor([src_len] * (batch - 1) + [src_len - 2])  # the last padded
+        memory_mask = padding_mask(lengths, src_len)  # (B, 1, S)
+        with torch.no_grad():
+            got = call(student_fn, layer, x, memory, tgt_mask, memory_mask, norm_first)
+            inputs = {"x": x, "memory": memory, "tgt_mask": tgt_mask, "norm_first": norm_first}
+            x, memory = x.double(), memory.double()  # the reference in float64
+            expected = torch_decoder_layer(layer, cfg).double()(  # its masks: True = blocked
+                x, memory, tgt_mask=(~tgt_mask).expand(batch, -1, -1).repeat_interleave(
+                    n_heads, 0), memory_key_padding_mask=~memory_mask.squeeze(1))
+            mistakes = _decoder_layer_mistakes(copy.deepcopy(layer).double(), x, memory,
+                                               tgt_mask, memory_mask, norm_first)
+        compare(got, expected, inputs, mistakes=mistakes)
 
 
 @check("parameter count of the encoder-decoder Transformer")

@@ -18,10 +18,9 @@ def check_lm_shift(student_fn: Callable[[torch.Tensor], tuple], generator):
     """``student_fn(windows (B, T + 1))`` -> ``(inputs (B, T), targets (B, T))``, shifted by one."""
     for batch, length in [(1, 5), (3, 9), (4, 65)]:
         windows = torch.randint(0, 50, (batch, length), generator=generator)
-        got = unpack(call(student_fn, windows.clone()), "inputs, targets")
+        got = unpack(call(student_fn, windows), "inputs, targets")
         inputs, targets = windows[:, :-1], windows[:, 1:]
-        both = all(isinstance(g, torch.Tensor) and g.shape == inputs.shape for g in got)
-        if both and torch.equal(got[0], got[1]):
+        if isinstance(got[0], torch.Tensor) and matches(got[1], got[0]):
             raise Failure("the targets equal the inputs: the model would learn to copy the "
                           "token it reads; the target at t is the token at t + 1")
         if matches(got, (targets, inputs)):
@@ -35,8 +34,11 @@ def _compare_filtered(got, expected: torch.Tensor, inputs: dict, mistakes: dict)
     """Compare with -inf where masked; name a known mistake when one matches."""
     diagnose([Case(got, expected, mistakes)])
     if isinstance(got, torch.Tensor) and got.shape == expected.shape:
-        got = got.detach().cpu().float()
+        got = got.detach().cpu().double()
         if not torch.equal(got.isinf(), expected.isinf()):
+            if torch.equal(got.isinf() | (got < -1e4), expected.isinf()):
+                raise Failure("removed tokens must get -inf (float('-inf')), as the exercise asks, "
+                              "not a large finite number such as -1e9")
             kept, expected_kept = (~got.isinf()).sum(-1).tolist(), (~expected.isinf()).sum(-1)
             raise Failure(f"wrong tokens kept for {format_args(inputs)}: expected "
                           f"{expected_kept.tolist()} tokens per row, got {kept} "
@@ -46,18 +48,20 @@ def _compare_filtered(got, expected: torch.Tensor, inputs: dict, mistakes: dict)
 
 
 def _filter_cases(seed: int):
+    """Logits and their float64 copies."""
     generator = torch.Generator().manual_seed(seed)
     for batch, vocab, scale in [(1, 6, 1.0), (3, 20, 2.0), (4, 50, 0.5)]:
-        yield torch.randn(batch, vocab, generator=generator) * scale
+        logits = torch.randn(batch, vocab, generator=generator) * scale
+        yield logits, logits.double()
 
 
 @check("top-k filter")
 def check_top_k_filter(student_fn: Callable[[torch.Tensor, int], torch.Tensor]):
     """``student_fn(logits (B, V), k)`` -> logits with all but the k largest per row set to -inf,
     ties with the k-th kept (as ``decoding.top_k_filter``)."""
-    for logits in _filter_cases(11):
+    for given, logits in _filter_cases(11):
         for k in (1, 3, logits.shape[-1]):
-            got = call(student_fn, logits.clone(), k)
+            got = call(student_fn, given, k)
             expected = top_k_filter(logits, k)
             mistakes = {
                 "you kept the k *smallest* logits; keep the k largest": -top_k_filter(-logits, k),
@@ -70,16 +74,16 @@ def check_top_k_filter(student_fn: Callable[[torch.Tensor, int], torch.Tensor]):
             }
             if k < logits.shape[-1]:
                 mistakes["you kept k + 1 tokens instead of k"] = top_k_filter(logits, k + 1)
-            _compare_filtered(got, expected, {"logits": logits, "k": k}, mistakes)
+            _compare_filtered(got, expected, {"logits": given, "k": k}, mistakes)
 
 
 @check("top-p (nucleus) filter")
 def check_top_p_filter(student_fn: Callable[[torch.Tensor, float], torch.Tensor]):
     """``student_fn(logits (B, V), p)`` -> logits outside the top-p nucleus set to -inf, the token
     that crosses p kept (as ``decoding.top_p_filter``)."""
-    for logits in _filter_cases(12):
+    for given, logits in _filter_cases(12):
         for p in (0.3, 0.75, 0.95):
-            got = call(student_fn, logits.clone(), p)
+            got = call(student_fn, given, p)
             expected = top_p_filter(logits, p)
             probs = logits.softmax(-1)
             sorted_probs, order = probs.sort(-1, descending=True)
@@ -96,7 +100,7 @@ def check_top_p_filter(student_fn: Callable[[torch.Tensor, float], torch.Tensor]
                 "order": logits.sort(-1, descending=True).values.where(
                     expected.gather(-1, order).isfinite(), NEG_INF),
             }
-            _compare_filtered(got, expected, {"logits": logits, "p": p}, mistakes)
+            _compare_filtered(got, expected, {"logits": given, "p": p}, mistakes)
 
 
 @check("one attention step with a key-value cache", seed=13)
@@ -108,11 +112,12 @@ def check_cached_attention_step(student_fn: Callable, generator):
                            for _ in range(3))  # (B, H, 1, Dh) each
         past_k = torch.randn(batch, heads, past, dim, generator=generator)  # (B, H, S, Dh)
         past_v = torch.randn(batch, heads, past, dim, generator=generator)
-        got = call(student_fn, q, k_new, v_new, past_k.clone(), past_v.clone())
+        got = call(student_fn, q, k_new, v_new, past_k, past_v)
         out, got_keys, got_values = unpack(got, "out, keys, values")
-        keys, values = torch.cat([past_k, k_new], dim=2), torch.cat([past_v, v_new], dim=2)
         inputs = {"q": q, "past_k": past_k}
-        attend = F.scaled_dot_product_attention
+        q, k_new, v_new, past_k, past_v = (x.double() for x in (q, k_new, v_new, past_k, past_v))
+        keys, values = torch.cat([past_k, k_new], dim=2), torch.cat([past_v, v_new], dim=2)
+        attend = F.scaled_dot_product_attention  # on the float64 copies
         compare(out, attend(q, keys, values), inputs, mistakes={
             "the new position must attend to itself too: append its key and value to the "
             "cache *before* attending": attend(q, past_k, past_v),
@@ -133,8 +138,8 @@ def check_perplexity(student_fn: Callable[[torch.Tensor, torch.Tensor], float], 
         logits = torch.randn(batch, length, vocab, generator=generator) * 1.5
         targets = torch.randint(0, vocab, (batch, length), generator=generator)
         inputs = f"logits of shape {tuple(logits.shape)}"
-        got = python_number(call(student_fn, logits.clone(), targets.clone()), inputs)
-        nll = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
+        got = python_number(call(student_fn, logits, targets), inputs)
+        nll = F.cross_entropy(logits.flatten(0, 1).double(), targets.flatten(), reduction="none")
         expected = math.exp(nll.mean().item())
         mistakes = {
             "exponentiate the *mean* loss per token, not the sum": math.exp(nll.sum().item()),

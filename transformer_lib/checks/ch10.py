@@ -27,8 +27,8 @@ def check_masked_max_pool(student_fn: Callable):
         keep = mask.transpose(1, 2)  # (B, S, 1)
         for fill in (50.0, 0.0):  # at the padding; with 0 first, two hints would both match
             h_filled = h.masked_fill(~keep, fill)
-            expected = h_filled.masked_fill(~keep, float("-inf")).amax(dim=1)  # (B, D)
-            got = call(student_fn, h_filled.clone(), mask.clone())
+            expected = h_filled.masked_fill(~keep, float("-inf")).amax(dim=1)  # (B, D), exact
+            got = call(student_fn, h_filled, mask)
             compare(got, expected, {"h": h_filled, "mask": mask}, mistakes={
                 "the padded positions took part in the max: hide them (masked_fill with -inf) "
                 "before taking it": h_filled.amax(dim=1),
@@ -43,13 +43,14 @@ def check_masked_max_pool(student_fn: Callable):
 def check_attention_pool(student_fn: Callable, generator):
     """``student_fn(h (B, S, D), mask (B, 1, S) bool, w (D,))`` -> ``(B, D)``: softmax over the
     real positions of the scores ``h @ w``, then the weighted sum of the token vectors."""
-    for h, mask in _cases(12):
+    for given, mask in _cases(12):
         real = mask[:, 0]  # (B, S)
-        h = h.masked_fill(~real.unsqueeze(-1), 3.0)  # visible garbage at the padding
-        w = torch.randn(h.shape[-1], generator=generator)  # (D,)
-        scores = h @ w  # (B, S)
+        given = given.masked_fill(~real.unsqueeze(-1), 3.0)  # visible garbage at the padding
+        w = torch.randn(given.shape[-1], generator=generator)  # (D,)
+        got = call(student_fn, given, mask, w)
+        h = given.double()  # the reference in float64
+        scores = h @ w.double()  # (B, S)
         masked = scores.masked_fill(~real, float("-inf"))
-        got = call(student_fn, h.clone(), mask.clone(), w.clone())
         mistakes = {
             "the padded positions got attention weight: set their scores to -inf before the "
             "softmax": (scores.softmax(-1).unsqueeze(-1) * h).sum(1),
@@ -63,7 +64,7 @@ def check_attention_pool(student_fn: Callable, generator):
             mistakes["the softmax runs over the batch: it must run over the positions (dim=-1 of "
                      "the (B, S) scores)"] = (over_batch.unsqueeze(-1) * h).sum(1)
         expected = (masked.softmax(-1).unsqueeze(-1) * h).sum(1)
-        compare(got, expected, {"h": h, "mask": mask, "w": w}, mistakes=mistakes)
+        compare(got, expected, {"h": given, "mask": mask, "w": w}, mistakes=mistakes)
 
 
 @check("confusion matrix", seed=13)
@@ -75,7 +76,7 @@ def check_confusion_matrix(student_fn: Callable, generator):
         pred = torch.randint(0, n_classes, (n,), generator=generator)
         expected = torch.bincount(true * n_classes + pred, minlength=n_classes**2).view(
             n_classes, n_classes)  # entry (i, j): true i, predicted j
-        got = call(student_fn, true.clone(), pred.clone(), n_classes)
+        got = call(student_fn, true, pred, n_classes)
         inputs = {"true": true, "pred": pred, "n_classes": n_classes}
         transposed = ("the matrix is transposed: rows are the true classes, columns the "
                       "predictions (entry (i, j): true i, predicted j)")

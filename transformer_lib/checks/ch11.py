@@ -8,7 +8,8 @@ from operator import itemgetter
 
 import torch
 
-from transformer_lib.checks._core import Case, Failure, call, check, diagnose, python_number
+from transformer_lib.checks._core import (Case, Failure, as_int, call, check, describe, diagnose,
+                                          int_list, python_number)
 from transformer_lib.data.entities import TAGS
 from transformer_lib.data.spans import (bio_spans, is_well_formed, precision_recall_f1, span_scores,
                                         spans_to_bio)
@@ -30,7 +31,7 @@ def check_real_token_accuracy(student_fn: Callable, generator):
         right = (logits.argmax(-1) == labels) & ~pad  # (B, S)
         n_right = right.sum().item()
         expected = n_right / (~pad).sum().item()
-        value = float(python_number(call(student_fn, logits.clone(), labels.clone()),
+        value = float(python_number(call(student_fn, logits, labels),
                                     "the accuracy", (int, float), item=True))
         per_sentence = [right[b].sum().item() / n for b, n in enumerate(lengths)]
         mistakes = {
@@ -65,21 +66,24 @@ def _random_sequences(rng: random.Random, n: int, longest: int) -> list[list[str
     return [[rng.choice(TAGS) for _ in range(rng.randint(1, longest))] for _ in range(n)]
 
 
-def _as_spans(got, what: str = "the spans") -> set[tuple[str, int, int]]:
+def _as_spans(got) -> set[tuple[str, int, int]]:
     zero_dim = getattr(got, "ndim", None) == 0  # a 0-d tensor cannot be iterated
     if isinstance(got, (str, bytes, dict)) or not hasattr(got, "__iter__") or zero_dim:
-        raise Failure(f"expected a list of (type, start, end) tuples for {what}, got "
-                      f"{type(got).__name__}")
+        raise Failure(f"expected a list of (type, start, end) tuples for the spans, got "
+                      f"{describe(got)}")
     spans = set()
     for item in got:
         if (isinstance(item, str) or getattr(item, "ndim", None) == 0
-                or not hasattr(item, "__len__") or len(item) != 3
-                or not all(hasattr(bound, "__int__") for bound in list(item)[1:])):
-            raise Failure(f"expected (type, start, end) triples, got the item {item!r}")
-        kind, start, end = item
+                or not hasattr(item, "__len__") or len(item) != 3):
+            raise Failure(f"expected (type, start, end) triples, got a list holding "
+                          f"{describe(item)}")
+        kind, start, end = item[0], as_int(item[1]), as_int(item[2])
+        if start is None or end is None:
+            raise Failure(f"expected (type, start, end) triples with int start and end, got "
+                          f"{item!r}")
         if not isinstance(kind, str):
             raise Failure(f"the type must be a string such as 'PER', got {kind!r} in {item!r}")
-        spans.add((kind, int(start), int(end)))
+        spans.add((kind, start, end))
     return spans
 
 
@@ -178,7 +182,7 @@ def _wrong_scores(true, pred) -> dict[str, tuple[float, float, float]]:
 def _three_numbers(got) -> tuple[float, float, float]:
     if (isinstance(got, (str, dict)) or getattr(got, "ndim", 1) == 0 or not hasattr(got, "__len__")
             or len(got) != 3):
-        raise Failure(f"expected a tuple (precision, recall, f1), got {type(got).__name__}")
+        raise Failure(f"expected a tuple (precision, recall, f1), got {describe(got)}")
     return tuple(float(python_number(v, "precision, recall and f1", (int, float), item=True))
                  for v in got)
 
@@ -230,22 +234,16 @@ def best_valid_reference(scores: torch.Tensor, tags: Sequence[str]) -> list[int]
 
 
 def _as_path(got, tags: Sequence[str], length: int) -> list[int]:
-    if isinstance(got, torch.Tensor):
-        got = got.detach().cpu().tolist()
-    if isinstance(got, (str, dict)) or not hasattr(got, "__len__"):
-        raise Failure(f"expected a list of {length} tag ids, got {type(got).__name__}")
-    if len(got) != length:
-        raise Failure(f"expected one tag per position ({length}), got {len(got)}")
-    path = []
-    for item in got:
-        if isinstance(item, str):
-            if item not in tags:
-                raise Failure(f"{item!r} is not one of the tags {tuple(tags)}")
-            item = tags.index(item)
-        index = int(item) if hasattr(item, "__int__") and not isinstance(item, float) else -1
-        if not 0 <= index < len(tags):
-            raise Failure(f"expected tag ids in [0, {len(tags)}), got {item!r}")
-        path.append(index)
+    if isinstance(got, (list, tuple)):  # tag names are accepted too
+        unknown = [item for item in got if isinstance(item, str) and item not in tags]
+        if unknown:
+            raise Failure(f"{unknown[0]!r} is not one of the tags {tuple(tags)}")
+        got = [tags.index(item) if isinstance(item, str) else item for item in got]
+    path = int_list(got, f"expected a list of {length} tag ids (ints)")
+    if len(path) != length:
+        raise Failure(f"expected one tag per position ({length}), got {len(path)}")
+    if not all(0 <= index < len(tags) for index in path):
+        raise Failure(f"expected tag ids in [0, {len(tags)}), got {path}")
     return path
 
 
@@ -260,7 +258,7 @@ def check_valid_tags(student_fn: Callable, generator):
             scores = torch.randn(length, len(tags), generator=generator) * 3
             scores[:, [i for i, t in enumerate(tags) if t.startswith("I-")]] += 2  # tempting I-
             expected = best_valid_reference(scores, tags)
-            path = _as_path(call(student_fn, scores.clone(), tags), tags, length)
+            path = _as_path(call(student_fn, scores, tags), tags, length)
             names = [tags[i] for i in path]
             if not is_well_formed(names):
                 i = next(i for i in range(length) if not is_well_formed(names[: i + 1]))

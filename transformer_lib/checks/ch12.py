@@ -6,7 +6,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from transformer_lib.checks._core import Case, Failure, call, check, compare, diagnose, matches
+from transformer_lib.checks._core import (Case, Failure, call, check, compare, diagnose, int_list,
+                                          matches)
 from transformer_lib.pretrained import NAME_MAP, bert_name_to_ours
 from transformer_lib.task_heads import mean_pool
 
@@ -62,16 +63,17 @@ def check_sentence_embedding(student_fn: Callable, generator):
     for lengths, width, dim in [([3, 5], 5, 4), ([1, 6, 2], 7, 8), ([9, 4, 4, 1], 9, 16)]:
         h = torch.randn(len(lengths), width, dim, generator=generator) + 0.5  # (B, S, D)
         mask = (torch.arange(width) < torch.tensor(lengths).unsqueeze(1)).long()  # (B, S) 0/1
-        got = call(student_fn, h.clone(), mask.clone())
-        pooled = mean_pool(h, mask.bool())
+        got = call(student_fn, h, mask)
+        exact = h.double()
+        pooled = mean_pool(exact, mask.bool())
         compare(got, F.normalize(pooled, dim=-1), {"h": h, "attention_mask": mask}, mistakes={
             "you averaged over the padding too: sum h * mask over S and divide by the "
-            "number of real tokens": F.normalize(h.mean(1), dim=-1),
+            "number of real tokens": F.normalize(exact.mean(1), dim=-1),
             "the mean is right but not L2-normalised: divide each vector by its norm": pooled,
             "you normalised over the batch axis: normalise each sentence vector over "
             "its D features (dim=-1)": F.normalize(pooled, dim=0),
             "you took the first token ([CLS]); this model averages all real tokens":
-                F.normalize(h[:, 0], dim=-1),
+                F.normalize(exact[:, 0], dim=-1),
         })
 
 
@@ -82,7 +84,8 @@ def check_cosine_top_k(student_fn: Callable, generator):
         queries = torch.randn(n_queries, dim, generator=generator)
         scale = torch.rand(size, 1, generator=generator) * 4 + 0.2  # lengths 0.2 to 4.2
         corpus = torch.randn(size, dim, generator=generator) * scale  # (N, D)
-        got = call(student_fn, queries.clone(), corpus.clone(), k)
+        got = call(student_fn, queries, corpus, k)
+        queries, corpus = queries.double(), corpus.double()  # the reference in float64
         cosine = F.normalize(queries, dim=-1) @ F.normalize(corpus, dim=-1).T  # (Q, N)
         expected = cosine.topk(k, dim=-1).indices
         if isinstance(got, torch.Tensor) and got.shape == expected.shape:
@@ -107,15 +110,10 @@ def check_centroid_summary(student_fn: Callable, generator):
     for size, dim, k in [(5, 4, 1), (9, 8, 3), (20, 16, 4)]:
         theme = torch.randn(dim, generator=generator)
         vectors = F.normalize(theme + 1.5 * torch.randn(size, dim, generator=generator), dim=-1)
-        got = call(student_fn, vectors.clone(), k)
-        scores = vectors @ F.normalize(vectors.mean(0), dim=0)  # (N,)
+        got = call(student_fn, vectors, k)
+        scores = vectors.double() @ F.normalize(vectors.double().mean(0), dim=0)  # (N,)
         expected = sorted(scores.topk(k).indices.tolist())
-        if isinstance(got, torch.Tensor) and got.dim() == 1 and not got.is_floating_point():
-            got = got.tolist()
-        if not isinstance(got, (list, tuple)) or not all(isinstance(i, int) for i in got):
-            raise Failure(f"expected a list of {k} int indices for N={size}, k={k}, "
-                          f"got {type(got).__name__}")
-        got = list(got)
+        got = int_list(got, f"expected a list of {k} int indices for N={size}, k={k}")
         if got == expected:
             continue
         if sorted(got) == expected:

@@ -1,29 +1,23 @@
-"""Student versions of the chapters, and bulk checking of submitted notebooks.
-
-    python -m transformer_lib.coursework student notebooks/02_attention.ipynb -o student/
-    python -m transformer_lib.coursework student notebooks/ -o student/       # the whole book
-    python -m transformer_lib.coursework check submissions/                     # table of results
+"""Student versions: the chapters without their solutions, still running to the end.
 
 A student version replaces the code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (the
 markers nbgrader uses) by a stub that raises ``NotImplementedError``, clears every output, turns
-each check cell ``assert checks.check_x(f)`` into a plain call that prints its report, and guards
-the cells that use a student's function so that the notebook still runs to the end.
+each check cell ``checks.check_x(f).assert_passed()`` into ``checks.check_x(f)``, which shows its
+report without stopping the notebook, and guards the cells that use a student's function so that
+the notebook still runs to the end.
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = 'raise NotImplementedError("write your solution here")'
-CHECK_CELL = re.compile(r"^assert (checks\.check_\w+\(.*\))\s*$")
-REPORT = re.compile(r"^\[(PASSED|NOT YET)\] (.+?): (.*)$", re.M)
+CHECK_CELL = re.compile(r"^(checks\.(check_\w+)\((.*)\))\.assert_passed\(\)\s*$")
 GUARD_MESSAGE = "Skipped: this cell uses an exercise that is not solved yet."
 
 
@@ -92,6 +86,9 @@ def student_version(notebook: nbformat.NotebookNode, name: str = "notebook"):
             stripped = _strip_solution(cell.source, where)
             student_names |= _defined_names(cell.source)
             cell.source = stripped
+            tags = cell.metadata.get("tags", [])
+            if "hide-input" in tags:  # the website hides solutions; the student's cell is theirs
+                tags.remove("hide-input")
         elif CHECK_CELL.match(cell.source):
             cell.source = CHECK_CELL.sub(r"\1", cell.source)
         elif student_names and re.search(rf"\b({'|'.join(map(re.escape, student_names))})\b",
@@ -125,69 +122,3 @@ def make_student_versions(source: Path, outdir: Path) -> list[Path]:
     for target, notebook in planned:
         nbformat.write(notebook, target)
     return [target for target, _ in planned]
-
-
-def check_submissions(folder: Path, timeout: int = 600) -> dict[str, dict[str, str]]:
-    """Execute every submitted notebook below ``folder``; return {submission: {check: status}}.
-
-    A submission is named by its path relative to ``folder`` (e.g. ``alice/02_attention``).
-    """
-    from nbclient import NotebookClient
-
-    paths = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-    if not paths:
-        raise CourseworkError(f"{folder}: no notebooks to check")
-    results = {}
-    for path in paths:
-        name = str(path.relative_to(folder).with_suffix(""))
-        try:
-            notebook = read_notebook(path)
-            NotebookClient(notebook, timeout=timeout, allow_errors=True,
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
-        except Exception as error:  # noqa: BLE001 - one broken submission must not stop the rest
-            results[name] = {"(notebook)": f"did not run: {type(error).__name__}: {error}"}
-            continue
-        text = "\n".join(output.get("text", "") for cell in notebook.cells
-                         for output in cell.get("outputs", []) if output.get("name") == "stdout")
-        results[name] = {check: "passed" if status == "PASSED" else f"not yet: {message}"
-                         for status, check, message in REPORT.findall(text)}
-    return results
-
-
-def format_table(results: dict[str, dict[str, str]]) -> str:
-    """A markdown table: one row per submission, one column per check, then a total."""
-    checks = sorted({check for row in results.values() for check in row})
-    lines = ["| submission | " + " | ".join(checks) + " | passed |",
-             "|---" * (len(checks) + 2) + "|"]
-    for name, row in results.items():
-        marks = ["yes" if row.get(c) == "passed" else ("no" if c in row else "-") for c in checks]
-        lines.append(f"| {name} | " + " | ".join(marks)
-                     + f" | {marks.count('yes')}/{len(checks)} |")
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m transformer_lib.coursework",
-                                     description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    student = commands.add_parser("student", help="write student versions")
-    student.add_argument("source", type=Path, help="a chapter notebook, or a folder of them")
-    student.add_argument("-o", "--outdir", type=Path, required=True, help="folder to write into")
-    check = commands.add_parser("check", help="run the checks of submitted notebooks")
-    check.add_argument("folder", type=Path, help="folder holding the submitted notebooks")
-    check.add_argument("--timeout", type=int, default=600, help="seconds per cell")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "student":
-            for path in make_student_versions(args.source, args.outdir):
-                print(f"wrote {path}")
-        else:
-            print(format_table(check_submissions(args.folder, args.timeout)))
-    except CourseworkError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
