@@ -16,7 +16,7 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 JOBS ?= $(shell $(PYTHON) -c "import os; print(min(4, os.cpu_count() or 1))")
 STAMP := $(VENV)/.installed
 
-.PHONY: venv book test lint test-lib test-notebooks strip clean bench
+.PHONY: venv book test lint test-lib test-notebooks strip clean bench wheel
 
 venv: $(STAMP)
 
@@ -69,7 +69,15 @@ strip: $(STAMP)
 	$(VENV)/bin/nbstripout notebooks/*.ipynb
 
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache build dist
+
+# The library alone, as one file to hand to students: no notebooks, so no solutions (the
+# instructors' page, book/instructors.md, says how students install it).
+wheel: $(STAMP)
+	rm -rf build dist
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
+	rm -rf build
+	@echo "Hand out: $$(ls dist/*.whl)"
 
 # Benchmarks (benchmarks/README.md): what each chapter costs to run, and transformer_lib against
 # PyTorch's own modules. `make bench` writes benchmarks/results/, which the book's appendix page

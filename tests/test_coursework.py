@@ -120,3 +120,49 @@ def test_an_existing_output_is_never_overwritten(tmp_path):
 def test_missing_input_is_refused(tmp_path):
     result = run_tool("student", tmp_path / "nope.ipynb", "-o", tmp_path / "out")
     assert result.returncode == 2 and "no such file" in result.stderr
+
+
+INSTRUCTORS = (ROOT / "book" / "instructors.md").read_text()
+
+
+def test_the_instructors_pages_student_commands_work_as_pasted(tmp_path):
+    """The page's block, run as one paste in a folder laid out like the repository."""
+    block = next(b for b in re.findall(r"```bash\n(.*?)```", INSTRUCTORS, re.S)
+                 if "coursework student" in b)
+    (tmp_path / "notebooks").symlink_to(ROOT / "notebooks")
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+    result = subprocess.run(["bash", "-e", "-c", block], cwd=tmp_path, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("student*/*"))
+    assert len(written) == len(CHAPTERS) + 1 and f"student-02/{CHAPTERS[1].name}" in written
+
+
+def test_the_instructors_page_names_what_the_bulk_check_flags_as_a_shortcut():
+    from transformer_lib.coursework.grading import SHORTCUTS
+
+    assert all(f"{names[0]}`" in INSTRUCTORS or f"{names[0]}(" in INSTRUCTORS
+               for names in SHORTCUTS.values()), "a shortcut missing from the page's table"
+
+
+def test_the_wheel_for_students_holds_the_library_and_no_notebook(tmp_path):
+    """Built as `make wheel` does, from a copy (a build leaves a build/ folder behind)."""
+    import shutil
+
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".*", "_build", "build", "dist", "*.egg-info", "__pycache__", "benchmarks", "book"))
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                             "--no-build-isolation", "--wheel-dir", tmp_path, source],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (wheel,) = tmp_path.glob("transformer_lib-*.whl")
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "transformer_lib/checks/ch02.py" in names
+    assert "transformer_lib/coursework/grading.py" in names
+    assert not [n for n in names if n.endswith(".ipynb") or n.startswith(("notebooks/", "tests/"))]

@@ -16,6 +16,7 @@ Every test here is marked `site`: `make test-lib` leaves them out.
 
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
@@ -126,6 +127,19 @@ def test_chapter_has_launch_download_and_repository_buttons(site, page):
     assert f'href="{REPO}"' in text, f"{page}: no repository button"
     assert f"{REPO}/issues/new" in text, f"{page}: no issues button"
     assert f"_sources/{notebook}" in text, f"{page}: no download button for the notebook"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_exercises_read_as_exercises(site, page):
+    """Solutions fold behind "Show solution", without nbgrader's markers (book/_ext/exercises.py);
+    each check's report shows once."""
+    text = html(site, page)
+    cells = json.loads((ROOT / f"{page}.ipynb").read_text())["cells"]
+    marked = [c["metadata"].get("nbgrader", {}) for c in cells]
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    assert text.count(">Show solution<") == sum(bool(m.get("solution")) for m in marked) >= 3
+    assert text.count("[PASSED] ") == sum(bool(m.get("grade")) for m in marked)
+    assert "[NOT YET]" not in text
 
 
 def test_chapters_are_numbered_in_the_navigation(site):
