@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from transformer_lib import checks
-from transformer_lib.checks._core import Case, Failure, call, describe, diagnose, matches
+from transformer_lib.checks._compare import Case, diagnose, matches
+from transformer_lib.checks._core import Failure, call, describe
 
 
 def not_implemented(*args):

@@ -142,7 +142,7 @@ def test_the_instructors_pages_student_commands_work_as_pasted(tmp_path):
 
 
 def test_the_instructors_page_names_what_the_bulk_check_flags_as_a_shortcut():
-    from transformer_lib.coursework.grading import SHORTCUTS
+    from transformer_lib.coursework.shortcuts import SHORTCUTS
 
     assert all(f"{names[0]}`" in INSTRUCTORS or f"{names[0]}(" in INSTRUCTORS
                for names in SHORTCUTS.values()), "a shortcut missing from the page's table"

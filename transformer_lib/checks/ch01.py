@@ -5,7 +5,8 @@ from collections.abc import Callable
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
-from transformer_lib.checks._core import Failure, call, check, compare, python_number, unpack
+from transformer_lib.checks._compare import compare, python_number, unpack
+from transformer_lib.checks._core import Failure, call, check
 
 
 def _encodings(max_len: int, d_model: int) -> torch.Tensor:

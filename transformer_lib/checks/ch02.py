@@ -6,8 +6,8 @@ from collections.abc import Callable
 import torch
 
 from transformer_lib.attention import causal_mask, padding_mask
-from transformer_lib.checks._core import (Case, Failure, call, check, compare, diagnose,
-                                          python_number)
+from transformer_lib.checks._compare import Case, compare, diagnose, python_number
+from transformer_lib.checks._core import Failure, call, check
 
 
 @check("attention weights", seed=1)

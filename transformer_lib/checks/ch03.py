@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from transformer_lib.attention import MultiHeadAttention
-from transformer_lib.checks._core import (Failure, call, check, compare, compare_count,
-                                          python_number)
+from transformer_lib.checks._compare import compare, compare_count, python_number
+from transformer_lib.checks._core import Failure, call, check
 from transformer_lib.feed_forward import FeedForward
 
 

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transformer_lib.checks._core import Failure, call, check, compare, python_number
+from transformer_lib.checks._compare import compare, python_number
+from transformer_lib.checks._core import Failure, call, check
 from transformer_lib.feed_forward import FeedForward
 from transformer_lib.normalization import ResidualConnection
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 import torch
 
 from transformer_lib.attention import padding_mask
-from transformer_lib.checks._core import call, check, compare, compare_count, through_sublayers
+from transformer_lib.checks._compare import compare, compare_count, through_sublayers
+from transformer_lib.checks._core import call, check
 from transformer_lib.config import TransformerConfig
 from transformer_lib.encoder import Encoder, EncoderLayer
 from transformer_lib.reference import torch_encoder_layer

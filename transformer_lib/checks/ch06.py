@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from transformer_lib.attention import causal_mask, padding_mask
-from transformer_lib.checks._core import (Failure, call, check, compare, compare_count, matches,
-                                          through_sublayers)
+from transformer_lib.checks._compare import compare, compare_count, matches, through_sublayers
+from transformer_lib.checks._core import Failure, call, check
 from transformer_lib.config import TransformerConfig
 from transformer_lib.decoder import DecoderLayer
 from transformer_lib.models import Transformer

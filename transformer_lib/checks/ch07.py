@@ -5,8 +5,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from transformer_lib.checks._core import (Case, Failure, call, check, compare, diagnose, matches,
-                                          python_number, unpack)
+from transformer_lib.checks._compare import Case, compare, diagnose, matches, python_number, unpack
+from transformer_lib.checks._core import Failure, call, check
 from transformer_lib.data.batching import make_seq2seq_batch, pad_sequences
 from transformer_lib.training import noam_lr
 

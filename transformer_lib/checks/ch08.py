@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import torch
 
-from transformer_lib.checks._core import (Case, Failure, call, check, compare, describe, diagnose,
-                                          int_list, unpack)
+from transformer_lib.checks._compare import Case, compare, diagnose, int_list, unpack
+from transformer_lib.checks._core import Failure, call, check, describe
 from transformer_lib.data import number_words
 
 

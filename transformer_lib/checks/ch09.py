@@ -6,8 +6,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from transformer_lib.checks._core import (Case, Failure, call, check, compare, diagnose,
-                                          format_args, matches, python_number, unpack)
+from transformer_lib.checks._compare import (Case, compare, diagnose, format_args, matches,
+                                             python_number, unpack)
+from transformer_lib.checks._core import Failure, call, check
 from transformer_lib.decoding import top_k_filter, top_p_filter
 
 NEG_INF = float("-inf")

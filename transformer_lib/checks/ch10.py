@@ -5,7 +5,8 @@ from collections.abc import Callable
 import torch
 
 from transformer_lib.attention import padding_mask
-from transformer_lib.checks._core import Failure, call, check, compare
+from transformer_lib.checks._compare import compare
+from transformer_lib.checks._core import Failure, call, check
 
 
 def _cases(seed: int):

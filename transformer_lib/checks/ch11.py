@@ -8,8 +8,8 @@ from operator import itemgetter
 
 import torch
 
-from transformer_lib.checks._core import (Case, Failure, as_int, call, check, describe, diagnose,
-                                          int_list, python_number)
+from transformer_lib.checks._compare import Case, as_int, diagnose, int_list, python_number
+from transformer_lib.checks._core import Failure, call, check, describe
 from transformer_lib.data.entities import TAGS
 from transformer_lib.data.spans import (bio_spans, is_well_formed, precision_recall_f1, span_scores,
                                         spans_to_bio)

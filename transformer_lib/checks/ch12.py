@@ -6,8 +6,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from transformer_lib.checks._core import (Case, Failure, call, check, compare, diagnose, int_list,
-                                          matches)
+from transformer_lib.checks._compare import Case, compare, diagnose, int_list, matches
+from transformer_lib.checks._core import Failure, call, check
 from transformer_lib.pretrained import NAME_MAP, bert_name_to_ours
 from transformer_lib.task_heads import mean_pool
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 
+from transformer_lib.coursework.shortcuts import SHORTCUTS
 from transformer_lib.coursework.student import CHECK_CELL, CourseworkError, read_notebook
 
 MIME = "application/x.transformer-lib-grade+json"
@@ -34,7 +35,8 @@ def _grade():
         report.update(passed=False, message=f"{{error}}: was the exercise's cell run, or renamed?")
     else:
         try:
-            importlib.reload(importlib.import_module("transformer_lib.checks._core"))
+            for name in ("_core", "_compare"):  # as installed, whatever the notebook changed
+                importlib.reload(importlib.import_module(f"transformer_lib.checks.{{name}}"))
             chapter = importlib.reload(importlib.import_module({module!r}))
             result = getattr(chapter, {check!r})(student_fn)
             report.update(passed=bool(result.passed), message=result.message)
@@ -51,39 +53,6 @@ def _grade():
             [module] if module.split(".")[0] in ("transformer_lib", "torch") else [])
     display({{{mime!r}: report}}, raw=True)
 _grade(); del _grade"""
-
-SHORTCUTS = {  # what the library (or PyTorch) already offers for an exercise's work
-    "check_sinusoidal_encoding": ("sinusoidal_positional_encoding", "SinusoidalPositionalEncoding"),
-    "check_pad_batch": ("pad_sequences", "pad_sequence"),
-    "check_attention_weights": ("scaled_dot_product_attention",),
-    "check_causal_mask": ("causal_mask",),
-    "check_split_heads": ("split_heads",),
-    "check_masked_attention": ("scaled_dot_product_attention", "MultiheadAttention"),
-    "check_feed_forward": ("FeedForward",),
-    "check_gelu_tanh": ("gelu", "GELU"),
-    "check_layer_norm": ("layer_norm", "LayerNorm"),
-    "check_post_ln": ("ResidualConnection",),
-    "check_pre_ln": ("ResidualConnection",),
-    "check_rms_norm": ("rms_norm", "RMSNorm"),
-    "check_encoder_layer": ("EncoderLayer", "TransformerEncoderLayer"),
-    "check_padding_mask_from_ids": ("padding_mask_from_ids", "padding_mask"),
-    "check_masked_mean_pooling": ("mean_pool",),
-    "check_decoder_layer": ("DecoderLayer", "TransformerDecoderLayer"),
-    "check_noam_lr": ("noam_lr",),
-    "check_smoothed_cross_entropy": ("label_smoothed_cross_entropy", "smoothed_targets"),
-    "check_seq2seq_batch": ("make_seq2seq_batch",),
-    "check_mask_tokens": ("mask_tokens",),
-    "check_detokenize": ("detokenize",),
-    "check_top_k_filter": ("top_k_filter",),
-    "check_top_p_filter": ("top_p_filter",),
-    "check_cached_attention_step": ("forward_with_cache",),
-    "check_perplexity": ("perplexity",),
-    "check_confusion_matrix": ("confusion_matrix",),
-    "check_bio_spans": ("bio_spans",),
-    "check_entity_prf": ("precision_recall_f1", "span_scores"),
-    "check_bert_layer_name": ("ours_to_bert_name", "bert_name_to_ours"),
-    "check_sentence_embedding": ("mean_pool",),
-}
 
 
 @dataclass(frozen=True)
