@@ -216,10 +216,10 @@ def browser(site):
     server.shutdown()
 
 
-def open_page(browser, url):
+def open_page(browser, url, width=1280, height=900):
     """Open a page in a fresh tab; return the tab and what went wrong while it loaded."""
     browser, base = browser
-    tab = browser.new_page(viewport={"width": 1280, "height": 900})
+    tab = browser.new_page(viewport={"width": width, "height": height})
     problems = {"javascript": [], "console": [], "external": [], "failed": []}
     tab.on("pageerror", lambda error: problems["javascript"].append(str(error)))
     tab.on("console", lambda m: m.type == "error" and problems["console"].append(m.text))
@@ -256,6 +256,11 @@ def test_page_renders_in_a_browser(browser, page):
         assert tab.locator("main mjx-container").count() >= math_nodes, "some equations not typeset"
         assert tab.locator("mjx-merror").count() == 0, "MathJax reported an error"
         assert tab.locator('mjx-mtext[style*="color: red"]').count() == 0, "undefined TeX macro"
+    wide = tab.evaluate("""[...document.querySelectorAll('article pre, article div.cell')]
+        .filter(e => e.scrollWidth > e.clientWidth + 1)
+        .map(e => `${e.tagName} ${e.scrollWidth}px in ${e.clientWidth}px: `
+                  + e.textContent.trim().slice(0, 60))""")
+    assert not wide, f"{page}: code or output wider than the column at 1280 px: {wide}"
     widgets = tab.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
     assert widgets == 0, (f"{page}: {widgets} widget(s) that show as a blank box without a kernel; "
                           "tag the cell remove-output and show a static figure beside it")
@@ -264,6 +269,23 @@ def test_page_renders_in_a_browser(browser, page):
     assert not problems["console"], f"errors in the browser console: {problems['console']}"
     assert not problems["external"], f"requests to the web (a CDN?): {problems['external']}"
     assert not problems["failed"], f"requests that failed: {problems['failed']}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_fits_a_phone(browser, page):
+    """At 390 px nothing widens the page itself: wide code, tables and equations scroll inside
+    their own boxes (book/_static/custom.css)."""
+    tab, _ = open_page(browser, f"{page}.html", width=390, height=844)
+    if tab.locator("main .math").count():
+        tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+        tab.evaluate("MathJax.startup.promise")
+    page_width = tab.evaluate("document.documentElement.scrollWidth")
+    past_edge = tab.evaluate("""[...document.querySelectorAll('article *')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+                     && !e.closest('.pst-scrollable-table-container, div.math, pre, mjx-container'))
+        .slice(0, 5).map(e => e.tagName + '.' + e.className)""")
+    tab.close()
+    assert page_width <= 391 and not past_edge, f"{page}: {page_width}px wide: {past_edge}"
 
 
 def test_screenshots(browser):
@@ -282,5 +304,10 @@ def test_screenshots(browser):
     tab.evaluate("window.scrollBy(0, -250)")
     tab.screenshot(path=SCREENSHOTS / "chapter-02-figure.png")
     tab.close()
-    for name in ("landing.png", "chapter-02.png", "chapter-02-figure.png"):
+    for name, page in [("landing-390.png", TOC["root"]), ("chapter-02-390.png", chapter)]:
+        tab, _ = open_page(browser, f"{page}.html", width=390, height=844)
+        tab.screenshot(path=SCREENSHOTS / name)
+        tab.close()
+    for name in ("landing.png", "chapter-02.png", "chapter-02-figure.png", "landing-390.png",
+                 "chapter-02-390.png"):
         assert (SCREENSHOTS / name).stat().st_size > 20_000, f"{name} looks empty"
