@@ -131,8 +131,8 @@ def test_chapter_has_launch_download_and_repository_buttons(site, page):
 
 @pytest.mark.parametrize("page", CHAPTERS)
 def test_exercises_read_as_exercises(site, page):
-    """Solutions fold behind "Show solution", without nbgrader's markers (book/_ext/exercises.py);
-    each check's report shows once."""
+    """Solutions fold behind "Show solution", without nbgrader's markers; each check's report
+    shows once (book/_ext/presentation.py)."""
     text = html(site, page)
     cells = json.loads((ROOT / f"{page}.ipynb").read_text())["cells"]
     marked = [c["metadata"].get("nbgrader", {}) for c in cells]
@@ -140,6 +140,21 @@ def test_exercises_read_as_exercises(site, page):
     assert text.count(">Show solution<") == sum(bool(m.get("solution")) for m in marked) >= 3
     assert text.count("[PASSED] ") == sum(bool(m.get("grade")) for m in marked)
     assert "[NOT YET]" not in text
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_plumbing_is_folded_and_still_runs(site, page):
+    """Cells tagged check or plot fold behind a labelled toggle; viz.show_source folds the
+    library's code (book/writing.md)."""
+    text = html(site, page)
+    cells = [c for c in json.loads((ROOT / f"{page}.ipynb").read_text())["cells"]
+             if c["cell_type"] == "code"]
+    tags = [tag for c in cells for tag in c["metadata"].get("tags", [])]
+    assert text.count(">Show the check<") == tags.count("check")
+    assert text.count(">Show the plotting code<") == tags.count("plot")
+    listings = sum("".join(c["source"]).count("viz.show_source(") for c in cells)
+    assert text.count('<details class="source-listing">') >= listings > 0  # (some in a loop)
+    assert "display(Code(inspect.getsource" not in text  # one convention for listings
 
 
 def test_chapters_are_numbered_in_the_navigation(site):
@@ -286,6 +301,32 @@ def test_page_fits_a_phone(browser, page):
         .slice(0, 5).map(e => e.tagName + '.' + e.className)""")
     tab.close()
     assert page_width <= 391 and not past_edge, f"{page}: {page_width}px wide: {past_edge}"
+
+
+VISIBLE_CODE = """() => {
+    const article = document.querySelector('article.bd-article');
+    const code = 'div.cell_input, div.cell_output div.text_html';  // code cells, code listings
+    const shown = [...article.querySelectorAll(code)]
+        .filter(e => e.getClientRects().length > 0 && !e.parentElement.closest(code))
+        .filter(e => e.matches('div.cell_input') || e.querySelector('div.highlight'));
+    const height = shown.reduce((sum, e) => sum + e.getBoundingClientRect().height, 0);
+    return [height, article.getBoundingClientRect().height];
+}"""
+
+
+def test_report_the_share_of_each_chapter_that_is_visible_code(browser):
+    """Not a pass/fail test: the figure the chapter rewrites are meant to bring down, written to
+    _build/screenshots/visible-code.txt (CI keeps it) at 1280 px."""
+    lines = []
+    for page in CHAPTERS:
+        tab, _ = open_page(browser, f"{page}.html")
+        code, height = tab.evaluate(VISIBLE_CODE)
+        tab.close()
+        assert height > 0
+        lines.append(f"{page}: {code / height:.0%} of {height / 900:.0f} screens is visible code")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "visible-code.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 def test_screenshots(browser):

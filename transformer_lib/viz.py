@@ -1,4 +1,4 @@
-"""Figures the chapters draw, and the interactive explorers built on them.
+"""Figures the chapters draw, the interactive explorers built on them, and folded source listings.
 
 Every explorer is a thin ipywidgets wrapper around a plotting function, so a chapter can draw the
 same figure statically (what the website shows) and offer the live version to notebook readers.
@@ -6,12 +6,29 @@ same figure statically (what the website shows) and offer the live version to no
 
 from __future__ import annotations
 
+import html
+import inspect
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import torch
 
 from transformer_lib.embeddings import sinusoidal_positional_encoding
+
+
+def show_source(obj) -> None:
+    """Show the library's code of ``obj`` folded: one line that opens on a click, in Jupyter and on
+    the website alike, so that a chapter can point at the code without it filling the page."""
+    from IPython.display import Code, display
+
+    source = inspect.getsource(obj)
+    name = f"{obj.__module__}.{obj.__qualname__}"
+    summary = (f"The library's <code>{html.escape(name)}</code> "
+               f"({source.count(chr(10))} lines): show the code")
+    listing = Code(source, language="python")._repr_html_()
+    display({"text/html": f'<details class="source-listing"><summary>{summary}</summary>'
+                          f"{listing}</details>",
+             "text/plain": f"# {name}\n{source}"}, raw=True)
 
 
 def _axes(ax, figsize=(6, 4)):
