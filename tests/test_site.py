@@ -173,6 +173,20 @@ def test_logo_and_favicon(site):
     text = html(site, TOC["root"])
     assert re.search(r'<link rel="icon" href="[^"]*favicon\.png"', text)
     assert re.search(r'<img src="[^"]*logo\.svg"', text)
+    root = (site / "index.html").read_text()  # the redirect to the landing page
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', root)
+    assert icon and (site / icon[1]).is_file() and f'url={TOC["root"]}.html' in root
+
+
+def test_the_site_carries_no_file_it_never_loads(site):
+    """book/_ext/site_files.py: MathJax's unused builds and the source maps are gone (the browser
+    test fails on any request that fails, so nothing a page loads was removed)."""
+    mathjax = site / "_static" / "mathjax"
+    assert (mathjax / "tex-chtml.js").is_file() and not (mathjax / "tex-svg.js").exists()
+    assert not list(site.rglob("*.map"))
+    size = sum(f.stat().st_size for f in site.rglob("*") if f.is_file())
+    print(f"the website is {size / 2**20:.1f} MiB")
+    assert size < 30 * 2**20
 
 
 @pytest.mark.parametrize("page", CHAPTERS)
