@@ -19,13 +19,16 @@ from transformer_lib.embeddings import sinusoidal_positional_encoding
 def show_source(obj) -> None:
     """Show the library's code of ``obj`` folded: one line that opens on a click, in Jupyter and on
     the website alike, so that a chapter can point at the code without it filling the page."""
-    from IPython.display import Code, display
+    from IPython.display import display
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
 
     source = inspect.getsource(obj)
     name = f"{obj.__module__}.{obj.__qualname__}"
     summary = (f"The library's <code>{html.escape(name)}</code> "
                f"({source.count(chr(10))} lines): show the code")
-    listing = Code(source, language="python")._repr_html_()
+    listing = highlight(source, PythonLexer(), HtmlFormatter())  # styled by the page's theme
     display({"text/html": f'<details class="source-listing"><summary>{summary}</summary>'
                           f"{listing}</details>",
              "text/plain": f"# {name}\n{source}"}, raw=True)
