@@ -91,9 +91,12 @@ def render(results: dict, info: dict, quick: bool) -> str:
                 "*forward+backward*: training mode, dropout 0; *training step*: forward, "
                 "backward and an AdamW step. Times are medians; the ratio is the median of "
                 f"{r['rounds']} per-round ratios, ours and PyTorch's alternating in each round. "
-                f"Target: ours within {modules.TARGET}x of PyTorch's time. Where a row misses it, "
-                "the last column says where the extra time goes, from a profile of both sides.",
+                f"Target: ours within {modules.TARGET}x of PyTorch's time.",
                 "", modules.table(r["rows"]), ""]
+        missed = modules.misses(r["rows"])
+        if missed:
+            out += ["Where the extra time of the rows that miss the target goes, from a profile "
+                    "of both sides:", "", missed, ""]
         if r["profiles"]:
             out += ["### Profiles of the rows that miss the target", "",
                     "Self CPU time per call of each ATen op (torch.profiler), ours and PyTorch's; "

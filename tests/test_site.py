@@ -317,6 +317,19 @@ def test_page_fits_a_phone(browser, page):
     assert page_width <= 391 and not past_edge, f"{page}: {page_width}px wide: {past_edge}"
 
 
+def test_costs_page_shows_each_tables_verdict_without_scrolling(browser):
+    """At 1280 px the ratio and the verdict of every table on the costs page are in view; wider
+    tables scroll inside their own box, never the page."""
+    tab, _ = open_page(browser, "book/costs.html")
+    hidden = tab.evaluate("""[...document.querySelectorAll('.pst-scrollable-table-container')]
+        .flatMap(box => [...box.querySelectorAll('th')]
+            .filter(th => /ours \\/ PyTorch|within/.test(th.textContent))
+            .filter(th => th.getBoundingClientRect().right > box.getBoundingClientRect().right)
+            .map(th => th.textContent.trim()))""")
+    tab.close()
+    assert not hidden, f"columns behind a scrollbar at 1280 px: {hidden}"
+
+
 VISIBLE_CODE = """() => {
     const article = document.querySelector('article.bd-article');
     const code = 'div.cell_input, div.cell_output div.text_html';  // code cells, code listings
