@@ -173,6 +173,8 @@ def test_logo_and_favicon(site):
     text = html(site, TOC["root"])
     assert re.search(r'<link rel="icon" href="[^"]*favicon\.png"', text)
     assert re.search(r'<img src="[^"]*logo\.svg"', text)
+    dark = re.search(r'<img src="([^"]*logo-dark\.svg)" class="logo__image only-dark', text)
+    assert dark and (site / TOC["root"]).parent.joinpath(dark[1]).resolve().is_file()
     root = (site / "index.html").read_text()  # the redirect to the landing page
     icon = re.search(r'<link rel="icon" href="([^"]+)"', root)
     assert icon and (site / icon[1]).is_file() and f'url={TOC["root"]}.html' in root
@@ -371,6 +373,12 @@ def test_screenshots(browser):
     tab.locator("main img[src*='_images/']").nth(1).scroll_into_view_if_needed()
     tab.evaluate("window.scrollBy(0, -250)")
     tab.screenshot(path=SCREENSHOTS / "chapter-02-figure.png")
+    tab.close()
+    tab, _ = open_page(browser, f"{TOC['root']}.html")  # a light system: one click gives dark
+    assert tab.evaluate("document.documentElement.dataset.theme") == "light"
+    tab.locator("button.theme-switch-button").first.click()
+    assert tab.evaluate("document.documentElement.dataset.theme") == "dark"
+    tab.screenshot(path=SCREENSHOTS / "landing-dark.png")
     tab.close()
     for name, page in [("landing-390.png", TOC["root"]), ("chapter-02-390.png", chapter)]:
         tab, _ = open_page(browser, f"{page}.html", width=390, height=844)
