@@ -204,8 +204,13 @@ def test_no_widget_or_math_script_from_a_cdn(site):
 
 
 def test_bibliography_lists_the_references(site):
+    text = html(site, "book/bibliography")
     assert len(re.findall(r'class="citation"|<div class="citation"|role="doc-biblioentry"|'
-                          r'<dt class="label"', html(site, "book/bibliography"))) >= 5
+                          r'<dt class="label"', text)) >= 5
+    labels = re.findall(r'<span class="fn-bracket">\[</span>([^<]+)<', text)
+    assert len(labels) >= 5 and len(set(labels)) == len(labels)
+    # labelled as the text cites them (book/_ext/author_year.py): "Vaswani et al., 2017"
+    assert all(re.fullmatch(r"[^,]+, \d{4}[a-z]?", label) for label in labels), labels
 
 
 def test_execution_statistics_list_every_chapter(site):
