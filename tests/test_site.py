@@ -315,6 +315,9 @@ def test_page_fits_a_phone(browser, page):
     if tab.locator("main .math").count():
         tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
         tab.evaluate("MathJax.startup.promise")
+    if page == TOC["root"]:  # the chapter table becomes one card per chapter
+        assert tab.evaluate("""[...document.querySelectorAll('.chapter-cards tbody tr')]
+            .map(tr => getComputedStyle(tr).display)""") == ["block"] * len(CHAPTERS)
     page_width = tab.evaluate("document.documentElement.scrollWidth")
     past_edge = tab.evaluate("""[...document.querySelectorAll('article *')]
         .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
