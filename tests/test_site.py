@@ -340,6 +340,18 @@ def test_costs_page_shows_each_tables_verdict_without_scrolling(browser):
     assert not hidden, f"columns behind a scrollbar at 1280 px: {hidden}"
 
 
+def test_live_code_says_so_when_it_cannot_load(browser):
+    """Offline (this test refuses the web), Live Code cannot fetch thebe: the button under the
+    title says why and what to do (book/_static/live_code.js), instead of loading for ever."""
+    chapter = next(p for p in CHAPTERS if Path(p).name.startswith("02_"))
+    tab, problems = open_page(browser, f"{chapter}.html")
+    tab.evaluate("initThebeSBT()")  # what the "Live Code" item of the rocket menu calls
+    tab.wait_for_function("""(document.querySelector('.thebe-launch-button') || {}).innerText
+                             ?.includes('needs the internet')""", timeout=10_000)
+    tab.close()
+    assert problems["external"] and "thebe" in problems["external"][0]  # the refused CDN request
+
+
 VISIBLE_CODE = """() => {
     const article = document.querySelector('article.bd-article');
     const code = 'div.cell_input, div.cell_output div.text_html';  // code cells, code listings
