@@ -4,7 +4,7 @@ Writes, into ``--out`` (default ``benchmarks/results``; ``_build/bench-quick`` w
 
 - ``costs_tables.md``: the four tables in markdown, with the machine, the date and the versions
   (the book's appendix page "What it costs to run" includes this file);
-- ``attention_scaling.png``: the figure of table 4;
+- ``attention_scaling.svg``: the figure of table 4;
 - ``results.json``: every number, for other tools.
 
 and prints the markdown. ``--quick`` is the smoke run of the test suite: one tiny notebook, few

@@ -174,7 +174,7 @@ def plot_attention_scaling(lengths, series: dict, fits: dict | None = None, path
         lengths: the sequence lengths T.
         series: ``{label: {"time": seconds per call, "memory": bytes}}``, one entry per way.
         fits: ``{label: {"time": {"a", "b", "c"}, "memory": {...}}}``; fitted when not given.
-        path: where to save the figure (PNG); None: just return it.
+        path: where to save the figure (SVG, in the book's figure style); None: just return it.
 
     Returns:
         the matplotlib figure.
@@ -186,29 +186,33 @@ def plot_attention_scaling(lengths, series: dict, fits: dict | None = None, path
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    from transformer_lib.viz import BOOK_STYLE, COLUMN_INCHES
+
     fits = fits or {w: {k: quadratic_fit(lengths, s[k]) for k in ("time", "memory")}
                     for w, s in series.items()}
     grid = np.geomspace(min(lengths), max(lengths), 100)
-    fig, (ax_time, ax_mem) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
-    for i, (way, values) in enumerate(series.items()):
-        for ax, kind, scale in ((ax_time, "time", 1000), (ax_mem, "memory", 1 / MiB)):
-            measured = np.asarray(values[kind], float) * scale
-            ax.loglog(lengths, np.maximum(measured, 1e-3), "o", color=f"C{i}",
-                      label=f"{way}, measured")
-            fit = fits[way][kind]
-            curve = (fit["a"] + fit["b"] * grid + fit["c"] * grid**2) * scale
-            ax.loglog(grid, np.maximum(curve, 1e-3), "--", color=f"C{i}",
-                      label=f"{way}, fit a + bT + cT$^2$")
-    ax_time.set(title="Time per call", xlabel="sequence length T", ylabel="milliseconds")
-    ax_mem.set(title="Peak memory of one call", xlabel="sequence length T", ylabel="MiB")
-    for ax in (ax_time, ax_mem):
-        ax.set_xticks(list(lengths), [str(n) for n in lengths], minor=False)
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.legend(fontsize=8)
-        ax.grid(True, which="major", alpha=0.3)
-    if path is not None:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+    with matplotlib.rc_context(BOOK_STYLE):  # the book's figure style, sized to its column
+        fig, (ax_time, ax_mem) = plt.subplots(1, 2, figsize=(COLUMN_INCHES, 3.4),
+                                             layout="constrained")
+        for i, (way, values) in enumerate(series.items()):
+            for ax, kind, scale in ((ax_time, "time", 1000), (ax_mem, "memory", 1 / MiB)):
+                measured = np.asarray(values[kind], float) * scale
+                ax.loglog(lengths, np.maximum(measured, 1e-3), "o", color=f"C{i}",
+                          label=f"{way}, measured")
+                fit = fits[way][kind]
+                curve = (fit["a"] + fit["b"] * grid + fit["c"] * grid**2) * scale
+                ax.loglog(grid, np.maximum(curve, 1e-3), "--", color=f"C{i}",
+                          label=f"{way}, fit a + bT + cT$^2$")
+        ax_time.set(title="Time per call", xlabel="sequence length T", ylabel="milliseconds")
+        ax_mem.set(title="Peak memory of one call", xlabel="sequence length T", ylabel="MiB")
+        for ax in (ax_time, ax_mem):
+            ax.set_xticks(list(lengths), [str(n) for n in lengths], minor=False)
+            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+            ax.legend(fontsize=7)
+            ax.grid(True, which="major", alpha=0.3)
+        if path is not None:
+            fig.savefig(path, bbox_inches="tight", metadata={"Date": None})
+            plt.close(fig)
     return fig
 
 
@@ -233,7 +237,7 @@ def run(quick: bool, out_dir: Path, log=print) -> dict:
     lengths = QUICK_LENGTHS if quick else LENGTHS
     log(f"Scaling: attention at T = {', '.join(map(str, lengths))}")
     result = measure(lengths, quick, log)
-    figure = out_dir / "attention_scaling.png"
+    figure = out_dir / "attention_scaling.svg"
     plot_attention_scaling(lengths, {w: result["series"][w] for w in WAYS},
                            {w: result["fits"][w] for w in WAYS}, path=figure)
     result["figure"] = figure.name

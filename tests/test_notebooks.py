@@ -100,3 +100,39 @@ def test_every_citation_is_in_the_bibliography():
              for key in group.split(",")}
     assert cited, "no citations found"
     assert cited <= keys, f"unknown keys: {cited - keys}"
+
+
+FIGURE_NAMES = re.compile(r"fig-[a-z0-9-]+")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_is_styled_captioned_and_described(path):
+    """Each figure cell carries myst-nb's metadata: a caption (numbered on the website), a name to
+    refer to it by, and alt text in words, not the file's path; and the set-up cell sets the
+    book's figure style, so the figure is an SVG that fits the column."""
+    all_cells = cells(path)
+    assert "viz.use_book_style()" in source(all_cells[2]), "the set-up cell sets the figure style"
+    names = set()
+    for cell in all_cells:
+        text = source(cell)
+        if cell["cell_type"] != "code" or "plt.show()" not in text:
+            continue
+        assert text.count("plt.show()") == 1, f"one figure per cell: {text[:80]}"
+        meta = cell["metadata"].get("mystnb", {})
+        figure, image = meta.get("figure", {}), meta.get("image", {})
+        assert len(figure.get("caption", "")) > 40, f"no caption: {text[:80]}"
+        assert FIGURE_NAMES.fullmatch(figure.get("name", "")), f"no fig- name: {text[:80]}"
+        assert figure["name"] not in names, f"the name {figure['name']} is used twice"
+        names.add(figure["name"])
+        alt = image.get("alt", "")
+        assert len(alt) > 40 and "/" not in alt and not alt.endswith((".png", ".svg")), alt
+        for width in re.findall(r"figsize=\(([\d.]+),", text):
+            assert float(width) <= 7.0, f"wider than the column (viz.COLUMN_INCHES): {text[:80]}"
+
+
+def test_figure_names_are_unique_in_the_book():
+    names = [cell["metadata"]["mystnb"]["figure"]["name"] for path in NOTEBOOKS
+             for cell in cells(path) if "figure" in cell["metadata"].get("mystnb", {})]
+    for page in (ROOT / "book").glob("*.md"):
+        names += re.findall(r"^name: (fig-[a-z0-9-]+)$", page.read_text(), re.MULTILINE)
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)

@@ -275,6 +275,28 @@ def open_page(browser, url, width=1280, height=900):
     return tab, problems
 
 
+IMAGES = """() => [...document.querySelectorAll('article img')].map(i => ({
+    src: i.getAttribute('src'), alt: i.getAttribute('alt') || '', natural: i.naturalWidth,
+    shown: i.getBoundingClientRect().width,
+    caption: i.closest('figure')?.querySelector('figcaption')?.textContent.trim() || ''}))"""
+
+
+def check_images(tab, page):
+    """Every image says in words what it shows, and is shown at 0.9 of its natural size or more
+    (so a figure's text is not shrunk); every figure a chapter draws has a numbered caption."""
+    for image in tab.evaluate(IMAGES):
+        name = image["src"].rsplit("/", 1)[-1]
+        alt = image["alt"].strip()
+        assert len(alt) > 20 and not re.search(r"[/\\]|\.(png|svg|jpe?g|gif)$", alt), (
+            f"{page}: {name} has no alt text in words: {alt!r}")
+        assert image["shown"] >= 0.9 * image["natural"], (
+            f"{page}: {name} is shown at {image['shown'] / image['natural']:.2f} of its size; "
+            "draw it at the column's width (viz.COLUMN_INCHES)")
+        if page in CHAPTERS or "_generated/" in image["src"]:
+            assert re.match(r"Fig\. \d+(\.\d+)*\s", image["caption"]), (
+                f"{page}: {name} has no numbered caption: {image['caption'][:60]!r}")
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_in_a_browser(browser, page):
     tab, problems = open_page(browser, f"{page}.html")
@@ -297,6 +319,7 @@ def test_page_renders_in_a_browser(browser, page):
         .map(e => `${e.tagName} ${e.scrollWidth}px in ${e.clientWidth}px: `
                   + e.textContent.trim().slice(0, 60))""")
     assert not wide, f"{page}: code or output wider than the column at 1280 px: {wide}"
+    check_images(tab, page)
     widgets = tab.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
     assert widgets == 0, (f"{page}: {widgets} widget(s) that show as a blank box without a kernel; "
                           "tag the cell remove-output and show a static figure beside it")
@@ -325,6 +348,29 @@ def test_page_fits_a_phone(browser, page):
         .slice(0, 5).map(e => e.tagName + '.' + e.className)""")
     tab.close()
     assert page_width <= 391 and not past_edge, f"{page}: {page_width}px wide: {past_edge}"
+
+
+def test_search_ranks_the_chapter_about_it_first(browser):
+    """Searching a chapter's subject lists that chapter first and once, with a snippet from its
+    text: not the buttons and contents list above it, and no raw TeX (book/_static/search.js)."""
+    chapter = next(p for p in CHAPTERS if Path(p).name.startswith("02_"))
+    tab, problems = open_page(browser, "search.html?q=attention")
+    tab.wait_for_function("""document.querySelector('#search-results .search-summary')
+        ?.textContent.includes('found') && [...document.querySelectorAll('#search-results li')]
+        .every(li => li.querySelector('p.context'))""")
+    results = tab.evaluate("""[...document.querySelectorAll('#search-results li')].map(li => ({
+        href: li.querySelector('a').getAttribute('href'),
+        snippet: li.querySelector('p.context')?.textContent || ''}))""")
+    tab.close()
+    assert not problems["javascript"], problems["javascript"]
+    assert results[0]["href"].split("#")[0] == f"{chapter}.html", results[:3]
+    pages = [r["href"].split("#")[0] for r in results]
+    listed = pages.count(f"{chapter}.html")
+    assert listed == 1, f"{chapter} is listed {listed} times"
+    for result in results:
+        snippet = result["snippet"]
+        assert ".pdf" not in snippet and "Contents" not in snippet, snippet
+        assert "\\(" not in snippet and "\\[" not in snippet, f"raw TeX in {snippet!r}"
 
 
 def test_costs_page_shows_each_tables_verdict_without_scrolling(browser):

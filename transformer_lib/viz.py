@@ -15,6 +15,32 @@ import torch
 
 from transformer_lib.embeddings import sinusoidal_positional_encoding
 
+COLUMN_INCHES = 7.0  # the book's text column (688 px) is about 7.2 inches: figures fit it unscaled
+BOOK_STYLE = {
+    "figure.figsize": (COLUMN_INCHES, 3.6),
+    "font.size": 9,
+    "axes.titlesize": 9.5,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "figure.titlesize": 10.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.hashsalt": "transformers-from-scratch",  # the same SVG on every run: no random ids
+}
+
+
+def use_book_style() -> None:
+    """The book's figure style: sized to the column, small type, and, in Jupyter, figures sent as
+    SVG, so they stay sharp at any zoom and in print. Call it once, after importing pyplot."""
+    plt.rcParams.update(BOOK_STYLE)
+    try:
+        from matplotlib_inline.config import InlineBackend
+    except ImportError:  # not in Jupyter: nothing to configure
+        return
+    InlineBackend.instance().figure_formats = {"svg"}
+
 
 def show_source(obj) -> None:
     """Show the library's code of ``obj`` folded: one line that opens on a click, in Jupyter and on
@@ -34,7 +60,7 @@ def show_source(obj) -> None:
              "text/plain": f"# {name}\n{source}"}, raw=True)
 
 
-def _axes(ax, figsize=(6, 4)):
+def _axes(ax, figsize=(5.5, 3.6)):
     if ax is None:
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
@@ -86,7 +112,9 @@ def plot_attention(
 def plot_attention_heads(weights: torch.Tensor, labels: Sequence[str] | None = None, title=None):
     """One heatmap per head for ``(H, T, S)`` weights; returns the figure."""
     n_heads = weights.shape[0]
-    fig, axes = plt.subplots(1, n_heads, figsize=(3 * n_heads, 3.2), layout="constrained")
+    width = min(3 * n_heads, COLUMN_INCHES)
+    fig, axes = plt.subplots(1, n_heads, figsize=(width, width / n_heads + 0.6),
+                             layout="constrained")
     for head, ax in enumerate([axes] if n_heads == 1 else axes):
         plot_attention(weights[head], labels, labels, ax=ax, title=f"head {head}", annotate=False)
     if title:
