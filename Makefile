@@ -16,7 +16,7 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 JOBS ?= $(shell $(PYTHON) -c "import os; print(min(4, os.cpu_count() or 1))")
 STAMP := $(VENV)/.installed
 
-.PHONY: venv book test lint test-lib test-notebooks strip clean bench wheel
+.PHONY: venv book test lint test-lib test-notebooks strip clean bench wheel exercises
 
 venv: $(STAMP)
 
@@ -64,6 +64,12 @@ test-lib: $(STAMP)
 
 test-notebooks: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -n $(JOBS) --dist loadfile --nbval-lax notebooks
+
+# The exercise versions a self-learner opens (committed; tests/test_coursework.py fails when they
+# are out of date): each chapter with its solutions replaced by stubs.
+exercises: $(STAMP)
+	rm -rf exercises
+	$(PY) -m transformer_lib.coursework student notebooks -o exercises
 
 strip: $(STAMP)
 	$(VENV)/bin/nbstripout notebooks/*.ipynb

@@ -50,8 +50,10 @@ def fake_class(source: Path, out: Path, trimmed: bool = False) -> dict[str, Path
     solved = [i for i, cell in enumerate(full.cells) if coursework.BEGIN in cell.source]
     made = {name: nbformat.from_dict(student if name in ("partial", "forged") else full)
             for name in EXPECTED}
+    partial = made["partial"]  # a student version: its cells are found by id, not position
     for i in solved[:2]:
-        made["partial"].cells[i].source = full.cells[i].source
+        (cell,) = [c for c in partial.cells if c.get("id") == full.cells[i].get("id")]
+        cell.source = full.cells[i].source
     for i in solved[1:]:
         made["crashing"].cells[i].source = full.cells[i].source.replace(
             coursework.BEGIN, f"{coursework.BEGIN}\n    raise RuntimeError('oops')", 1)

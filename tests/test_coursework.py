@@ -46,7 +46,10 @@ def test_student_version_runs_to_the_end_with_every_check_not_implemented(chapte
     assert all(not cell.get("outputs") for cell in student.cells if cell.cell_type == "code")
     assert not any("hide-input" in cell.metadata.get("tags", []) for cell in student.cells
                    if coursework.STUB in cell.source)  # the student's cell is theirs to see
-    assert [c.source for c in student.cells if c.cell_type == "markdown"] == \
+    markdown = [c for c in student.cells if c.cell_type == "markdown"]
+    notice = markdown.pop(1)  # under the title, it says what this version is
+    assert notice.get("id") == "exercise-version" and "exercise version" in notice.source
+    assert [c.source for c in markdown] == \
         [c.source for c in full.cells if c.cell_type == "markdown"]  # the text is intact
 
     env_threads = os.environ.get("OMP_NUM_THREADS")
@@ -63,6 +66,17 @@ def test_student_version_runs_to_the_end_with_every_check_not_implemented(chapte
     assert len(reports) == checked >= 3
     assert all(status == "NOT YET" and "not implemented yet" in message
                for status, _, message in reports), reports
+
+
+def test_the_committed_exercise_versions_are_up_to_date(tmp_path):
+    """exercises/ holds what `make exercises` writes from notebooks/ today: the version a
+    self-learner opens from each chapter's page has the same text and exercises as the chapter."""
+    written = coursework.make_student_versions(ROOT / "notebooks", tmp_path)
+    committed = sorted((ROOT / "exercises").glob("*.ipynb"))
+    assert [p.name for p in committed] == [p.name for p in written], "run make exercises"
+    for fresh in written:
+        stale = (ROOT / "exercises" / fresh.name).read_bytes() != fresh.read_bytes()
+        assert not stale, f"exercises/{fresh.name} is behind notebooks/: run make exercises"
 
 
 def test_whole_book_and_one_chapter_as_the_instructors_page_says(tmp_path):

@@ -130,6 +130,27 @@ def test_chapter_has_launch_download_and_repository_buttons(site, page):
 
 
 @pytest.mark.parametrize("page", CHAPTERS)
+def test_chapter_opens_its_exercise_version(site, page):
+    """Under the title: the chapter without its solutions (exercises/, made by `make exercises`),
+    in Colab, in Binder, or downloaded from the site itself (book/_ext/exercise_links.py)."""
+    text = html(site, page)
+    owner_repo = urlsplit(REPO).path.strip("/")
+    exercises = f"exercises/{Path(page).name}.ipynb"
+    line = re.search(r'<p class="exercise-links">.*?</p>', text, re.S)
+    assert line, f"{page}: no link to its exercise version"
+    title, at = text.index('<h1><span class="section-number">'), text.index(line.group())
+    assert title < at < text.index("<h2", title), "the line comes under the title, before 1.1"
+    assert f"https://colab.research.google.com/github/{owner_repo}/blob/{BRANCH}/{exercises}" \
+        in line.group()
+    assert f"https://mybinder.org/v2/gh/{owner_repo}/{BRANCH}?urlpath=lab/tree/{exercises}" \
+        in line.group()
+    assert f'href="../{exercises}" download' in line.group()
+    downloaded = json.loads((site / exercises).read_text())
+    assert "NotImplementedError" in json.dumps(downloaded) and "### BEGIN SOLUTION" not in \
+        json.dumps(downloaded), "the download is the exercise version, without solutions"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
 def test_exercises_read_as_exercises(site, page):
     """Solutions fold behind "Show solution", without nbgrader's markers; each check's report
     shows once (book/_ext/presentation.py)."""

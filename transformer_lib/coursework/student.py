@@ -4,7 +4,7 @@ A student version replaces the code between ``### BEGIN SOLUTION`` and ``### END
 markers nbgrader uses) by a stub that raises ``NotImplementedError``, clears every output, turns
 each check cell ``checks.check_x(f).assert_passed()`` into ``checks.check_x(f)``, which shows its
 report without stopping the notebook, and guards the cells that use a student's function so that
-the notebook still runs to the end.
+the notebook still runs to the end. A note under the title says all this to the reader.
 """
 
 from __future__ import annotations
@@ -19,6 +19,13 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = 'raise NotImplementedError("write your solution here")'
 CHECK_CELL = re.compile(r"^(checks\.(check_\w+)\((.*)\))\.assert_passed\(\)\s*$")
 GUARD_MESSAGE = "Skipped: this cell uses an exercise that is not solved yet."
+NOTICE_ID = "exercise-version"
+NOTICE = """\
+**This is the exercise version of the chapter.** Each exercise's solution is replaced by a stub
+that raises `NotImplementedError`: write your own code there, then run the check cell below it,
+which says in plain words what is still wrong. Until an exercise is solved, the cells that use it
+say so and are skipped, so the notebook still runs to the end. The book's version of this notebook
+has the solutions (folded on the website): open it when you are stuck, or to compare."""
 
 
 class CourseworkError(ValueError):
@@ -95,6 +102,10 @@ def student_version(notebook: nbformat.NotebookNode, name: str = "notebook"):
                                          cell.source):
             cell.source = _guard(cell.source)
     notebook.metadata.pop("widgets", None)
+    if notebook.cells and not any(cell.get("id") == NOTICE_ID for cell in notebook.cells):
+        notice = nbformat.v4.new_markdown_cell(NOTICE)
+        notice["id"] = NOTICE_ID  # fixed, so that the same chapter gives the same file
+        notebook.cells.insert(1, notice)  # after the title
     return notebook
 
 
