@@ -40,7 +40,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml .binder/requireme
 # notices a notebook's own code), and runs the notebooks that need it JOBS at a time.
 book: $(STAMP)
 	rm -rf _build/html _build/jupyter_execute
-	BOOK_JOBS=$(JOBS) $(VENV)/bin/jupyter-book build . --all -W -n --keep-going
+	BOOK_JOBS=$(JOBS) TRANSFORMER_LIB_PARTS=none $(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 	@echo
 	@echo "Open the book: $(abspath _build/html/index.html)"
 

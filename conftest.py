@@ -1,4 +1,5 @@
-"""Record what every notebook cell printed under nbval, so a second execution can be compared.
+"""Record what every notebook cell printed under nbval, so a second execution can be compared;
+and keep the learner's saved parts out of the tests.
 
 `make test` executes every notebook twice: once here under nbval, once in the website build of
 tests/test_site.py. After both, tests/reproducibility_check.py compares the printed text cell by
@@ -6,9 +7,15 @@ cell: on CPU, two seeded runs must print identical numbers.
 """
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+
+# The chapters' build exercises save the learner's classes into my_transformer.py for later
+# chapters (transformer_lib.parts). Under test every chapter runs on the library's parts instead,
+# the same on every run and in any order: nothing is saved, nothing is loaded.
+os.environ.setdefault("TRANSFORMER_LIB_PARTS", "none")
 
 RECORDS = Path(__file__).parent / "_build" / "test-runs" / "nbval"
 _printed: dict[str, dict[str, str]] = {}

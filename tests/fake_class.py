@@ -33,11 +33,13 @@ for number in range(1, 10):
 
 
 def trim(notebook):
-    """The first two code cells (set-up, imports) and everything from the exercises on."""
+    """The first two code cells (set-up, imports), the exercises in the chapter's text (a build
+    exercise and its check) and everything from the exercises section on."""
     start = next(i for i, cell in enumerate(notebook.cells)
                  if cell.cell_type == "markdown" and cell.source.startswith("## Exercises"))
     setup = [cell for cell in notebook.cells[:start] if cell.cell_type == "code"][:2]
-    notebook.cells = setup + notebook.cells[start:]
+    graded = [cell for cell in notebook.cells[:start] if cell.metadata.get("nbgrader")]
+    notebook.cells = setup + graded + notebook.cells[start:]
     return notebook
 
 

@@ -3,6 +3,7 @@
 import math
 
 import torch
+from torch import nn
 
 import transformer_lib as tl
 from transformer_lib import checks
@@ -27,7 +28,55 @@ def mean_largest_weight(d_k, scaled, seed=7):
     return scores.softmax(-1).max(-1).values.mean().item()
 
 
+class MultiHeadAttention(nn.Module):
+    """The build exercise's solution; the keyword arguments make the known mistakes."""
+
+    def __init__(self, d_model, n_heads, scale_by="head", heads="right", merge="right",
+                 project=True, mask_axis=True, softmax_axis=-1, mask="right"):
+        super().__init__()
+        self.d_model, self.n_heads, self.head_dim = d_model, n_heads, d_model // n_heads
+        self.q_proj, self.k_proj = nn.Linear(d_model, d_model), nn.Linear(d_model, d_model)
+        self.v_proj, self.out_proj = nn.Linear(d_model, d_model), nn.Linear(d_model, d_model)
+        self.scale_by, self.heads, self.merge, self.project = scale_by, heads, merge, project
+        self.mask_axis, self.softmax_axis, self.mask = mask_axis, softmax_axis, mask
+
+    def split(self, x):  # (B, L, D) -> (B, H, L, Dh)
+        batch, length, _ = x.shape
+        if self.heads == "view":
+            return x.reshape(batch, self.n_heads, length, self.head_dim)
+        return x.view(batch, length, self.n_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, query, key, value, mask=None):
+        q = self.split(self.q_proj(query))
+        k, v = self.split(self.k_proj(key)), self.split(self.v_proj(value))
+        scale = {"head": self.head_dim, "model": self.d_model, "none": 1}[self.scale_by]
+        scores = q @ k.transpose(-2, -1) / math.sqrt(scale)  # (B, H, T, S)
+        if mask is not None and self.mask != "ignored":
+            if mask.dim() == 3 and self.mask_axis:
+                mask = mask.unsqueeze(1)  # (B, 1, T|1, S)
+            scores = scores.masked_fill(mask if self.mask == "inverted" else ~mask, float("-inf"))
+        out = scores.softmax(self.softmax_axis) @ v  # (B, H, T, Dh)
+        batch, _, length, _ = out.shape
+        if self.merge == "right":
+            out = out.transpose(1, 2).reshape(batch, length, self.d_model)
+        else:
+            out = out.reshape(batch, length, self.d_model)
+        return self.out_proj(out) if self.project else out
+
+
+def mha_with(**mistake):
+    return lambda d_model, n_heads: MultiHeadAttention(d_model, n_heads, **mistake)
+
+
+class WrongNames(nn.Module):
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
+
+
 RIGHT = [
+    (checks.check_multi_head_attention, MultiHeadAttention),
+    (checks.check_multi_head_attention, tl.MultiHeadAttention),  # the library's
     (checks.check_attention_weights,
      lambda q, k: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1)),
     (checks.check_causal_mask, tl.causal_mask),
@@ -72,4 +121,16 @@ WRONG = [
      "not divided by sqrt(d_k)"),
     (checks.check_softmax_saturation, lambda d, s: torch.tensor(mean_largest_weight(d, s)),
      "use .item()"),
+    (checks.check_multi_head_attention, mha_with(scale_by="model"), "not by 1/sqrt(d_model)"),
+    (checks.check_multi_head_attention, mha_with(scale_by="none"),
+     "divide the scores by sqrt(Dh)"),
+    (checks.check_multi_head_attention, mha_with(heads="view"), "the heads mix up positions"),
+    (checks.check_multi_head_attention, mha_with(merge="wrong"), "swap H and T back"),
+    (checks.check_multi_head_attention, mha_with(project=False), "out_proj is missing"),
+    (checks.check_multi_head_attention, mha_with(softmax_axis=-2), "over the keys"),
+    (checks.check_multi_head_attention, mha_with(mask="ignored"), "the mask is ignored"),
+    (checks.check_multi_head_attention, mha_with(mask="inverted"), "the mask is inverted"),
+    (checks.check_multi_head_attention, mha_with(mask_axis=False), "needs a head axis"),
+    (checks.check_multi_head_attention, WrongNames, "needs q_proj = nn.Linear(d_model, d_model)"),
+    (checks.check_multi_head_attention, lambda d, h: torch.zeros(d), "to make an nn.Module"),
 ]

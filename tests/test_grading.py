@@ -46,24 +46,26 @@ def test_the_bulk_check_grades_a_fake_class_by_its_functions_not_its_printed_lin
     assert result.returncode == 0, result.stderr
     table = result.stdout.splitlines()
     assert table[:2] == ["## 02_attention", ""]
-    assert table[2] == ("| submission | 1. attention weights | 2. causal mask | 3. split heads | "
-                        "4. masked attention | 5. softmax saturation | points |")
+    assert table[2] == ("| submission | 1. multi head attention | 2. attention weights | "
+                        "3. causal mask | 4. split heads | 5. masked attention | "
+                        "6. softmax saturation | points |")
     rows = {line.split("|")[1].strip().split("/")[0]: line for line in table[4:10]}
-    assert rows["complete"].endswith("| yes | yes | yes | yes | yes | 5/5 |")
-    assert rows["partial"].endswith("| yes | yes | no | no | no | 2/5 |")
-    assert rows["crashing"].endswith("| yes | no | no | no | no | 1/5 |")
-    assert rows["killing"].endswith("| yes | yes | not run | not run | not run | 2/5 |")
-    assert rows["forged"].endswith("| no | no | no | no | no | 0/5 |")
-    assert rows["shortcut"].endswith("| yes | yes* | yes | yes | yes | 5/5 |")
+    assert rows["complete"].endswith("| yes | yes | yes | yes | yes | yes | 6/6 |")
+    assert rows["partial"].endswith("| yes | yes | no | no | no | no | 2/6 |")
+    assert rows["crashing"].endswith("| yes | no | no | no | no | no | 1/6 |")
+    assert rows["killing"].endswith("| yes | yes | not run | not run | not run | not run | 2/6 |")
+    assert rows["forged"].endswith("| no | no | no | no | no | no | 0/6 |")
+    assert rows["shortcut"].endswith("| yes | yes | yes* | yes | yes | yes | 6/6 |")
     details = result.stdout
-    assert "crashing/02_attention, 2. causal mask: no: your code raised RuntimeError" in details
+    assert "crashing/02_attention, 2. attention weights: no: your code raised RuntimeError" \
+        in details
     assert re.search(r"killing/02_attention: stopped: the kernel died in cell \d+ \('import os'\)",
                      details)
-    assert "forged/02_attention, 1. attention weights: no: not implemented yet" in details
-    assert "shortcut/02_attention, 2. causal mask: calls causal_mask" in details
+    assert "forged/02_attention, 1. multi head attention: no: not implemented yet" in details
+    assert "shortcut/02_attention, 3. causal mask: calls causal_mask" in details
     assert re.search(r"not graded: .*notes\.ipynb: not a chapter", details)
     grades = list(csv.DictReader(io.StringIO((tmp_path / "grades.csv").read_text())))
-    assert len(grades) == 6 * 5
+    assert len(grades) == 6 * 6
     partial = [row for row in grades if row["submission"].startswith("partial")]
     assert sum(float(row["points"]) for row in partial) == 2
     assert all(row["reason"] for row in grades if row["status"] != "yes")
@@ -78,7 +80,7 @@ def test_a_submission_past_its_time_limit_keeps_the_exercises_already_checked(tm
     nbformat.write(notebook, tmp_path / "slow" / CHAPTER.name)
     (graded,), skipped = coursework.grade_folder(tmp_path, CHAPTER.parent, time_limit=20)
     assert not skipped
-    assert [o.status for o in graded.outcomes] == ["yes"] + ["not run"] * 4
+    assert [o.status for o in graded.outcomes] == ["yes"] + ["not run"] * 5
     assert "ran past its 20 s limit in cell" in graded.note and "import time" in graded.note
     exercises = report.chapter_exercises(CHAPTER.parent, [graded])
     assert "| slow/02_attention | yes | not run |" in report.tables([graded], exercises)
@@ -143,7 +145,7 @@ def test_nbgrader_gives_full_points_to_solved_work_and_none_to_an_untouched_rele
         nbformat.write(notebook, course / "submitted" / student / "ch02" / CHAPTER.name)
 
     validated = nbgrader("validate", str(release), cwd=course)
-    assert "VALIDATION FAILED ON 5 CELL(S)" in validated.stdout, validated.stdout
+    assert "VALIDATION FAILED ON 6 CELL(S)" in validated.stdout, validated.stdout
     assert "not implemented yet" in validated.stdout  # the check's reason, not a bare assert
     result = nbgrader("autograde", "ch02", "--create", cwd=course)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -153,4 +155,4 @@ def test_nbgrader_gives_full_points_to_solved_work_and_none_to_an_untouched_rele
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         scores = {s: (gradebook.find_submission("ch02", s).score,
                       gradebook.find_submission("ch02", s).max_score) for s in ("alice", "bob")}
-    assert scores == {"alice": (5.0, 5.0), "bob": (0.0, 5.0)}
+    assert scores == {"alice": (6.0, 6.0), "bob": (0.0, 6.0)}

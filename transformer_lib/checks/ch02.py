@@ -4,10 +4,11 @@ import math
 from collections.abc import Callable
 
 import torch
+from torch import nn
 
 from transformer_lib.attention import causal_mask, padding_mask
 from transformer_lib.checks._compare import Case, compare, diagnose, python_number
-from transformer_lib.checks._core import Failure, call, check
+from transformer_lib.checks._core import Failure, call, check, describe
 
 
 @check("attention weights", seed=1)
@@ -128,3 +129,144 @@ def check_softmax_saturation(student_fn: Callable[[int, bool], float]):
             mistakes = {mistake: _mean_largest_weight(d_k, not scaled)}
             shown = f"for {inputs} expected about {expected:.2f}, got {got:.3f}"
             diagnose([Case(got, expected, mistakes, shown)], atol=0.05, rtol=0)
+
+
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
+
+
+def _build(student_cls, d_model: int, n_heads: int, generator) -> nn.Module:
+    """The student's module with the four projections the exercise names, set to known weights."""
+    module = call(student_cls, d_model, n_heads)
+    if not isinstance(module, nn.Module):
+        name = getattr(student_cls, "__name__", "your class")
+        raise Failure(f"expected {name}(d_model, n_heads) to make an nn.Module, got "
+                      f"{describe(module)}: write class {name}(nn.Module)")
+    for name in PROJECTIONS:
+        layer = getattr(module, name, None)
+        if not (isinstance(layer, nn.Linear) and layer.in_features == layer.out_features == d_model
+                and layer.bias is not None):
+            raise Failure(f"your module needs {name} = nn.Linear(d_model, d_model), got "
+                          f"{describe(layer)}: the check copies your four projections, by these "
+                          "names, into PyTorch's nn.MultiheadAttention")
+        with torch.no_grad():
+            layer.weight.copy_(torch.randn(d_model, d_model, generator=generator)
+                               / math.sqrt(d_model))
+            layer.bias.copy_(torch.randn(d_model, generator=generator) * 0.1)
+    return module.eval()
+
+
+def _torch_mha(module: nn.Module, n_heads: int, query, key, value, mask) -> torch.Tensor:
+    """PyTorch's nn.MultiheadAttention, in float64, holding the student's weights."""
+    d_model = query.shape[-1]
+    torch_mha = nn.MultiheadAttention(d_model, n_heads, batch_first=True, dtype=torch.float64)
+    with torch.no_grad():
+        torch_mha.in_proj_weight.copy_(torch.cat([module.q_proj.weight, module.k_proj.weight,
+                                                  module.v_proj.weight]))
+        torch_mha.in_proj_bias.copy_(torch.cat([module.q_proj.bias, module.k_proj.bias,
+                                                module.v_proj.bias]))
+        torch_mha.out_proj.weight.copy_(module.out_proj.weight)
+        torch_mha.out_proj.bias.copy_(module.out_proj.bias)
+    attn_mask = None  # PyTorch's bool masks are True where attending is NOT allowed
+    if mask is not None:
+        per_batch = mask.expand(query.shape[0], query.shape[1], key.shape[1])  # (B, T, S)
+        attn_mask = ~per_batch.repeat_interleave(n_heads, dim=0)  # (B * H, T, S)
+    out, _ = torch_mha(query.double(), key.double(), value.double(), attn_mask=attn_mask,
+                       need_weights=False)
+    return out
+
+
+def _mha_mistakes(module: nn.Module, n_heads: int, query, key, value, mask) -> dict:
+    """hint -> what multi-head attention computes with that mistake, in float64."""
+    q, k, v = (nn.functional.linear(x.double(), getattr(module, name).weight.double(),
+                                    getattr(module, name).bias.double())
+               for name, x in zip(PROJECTIONS, (query, key, value)))
+    batch, length, d_model = q.shape
+    head_dim = d_model // n_heads
+
+    def split(x):  # (B, L, D) -> (B, H, L, Dh)
+        return x.view(batch, -1, n_heads, head_dim).transpose(1, 2)
+
+    def merge(x):  # (B, H, T, Dh) -> (B, T, D)
+        return x.transpose(1, 2).reshape(batch, length, d_model)
+
+    def project(x):
+        return nn.functional.linear(x, module.out_proj.weight.double(),
+                                    module.out_proj.bias.double())
+
+    heads_mask = None if mask is None else (mask.unsqueeze(1) if mask.dim() == 3 else mask)
+
+    def attend(qh, kh, vh, scale=math.sqrt(head_dim), use_mask=heads_mask, axis=-1):
+        scores = qh @ kh.transpose(-2, -1) / scale  # (B, H, T, S)
+        if use_mask is not None:
+            scores = scores.masked_fill(~use_mask, -math.inf)
+        return scores.softmax(axis) @ vh
+
+    qh, kh, vh = split(q), split(k), split(v)
+    mistakes = {
+        "scale the scores by 1/sqrt(Dh), the width of one head (d_model // n_heads), not by "
+        "1/sqrt(d_model)": project(merge(attend(qh, kh, vh, scale=math.sqrt(d_model)))),
+        "divide the scores by sqrt(Dh) before the softmax":
+            project(merge(attend(qh, kh, vh, scale=1.0))),
+        "the output projection out_proj is missing: apply it to the merged heads":
+            merge(attend(qh, kh, vh)),
+        "the heads mix up positions: view (B, L, D) as (B, L, H, Dh), then swap L and H "
+        "(viewing it directly as (B, H, L, Dh) is the right shape with the wrong numbers)":
+            project(merge(attend(*(x.reshape(batch, n_heads, -1, head_dim)
+                                   for x in (q, k, v))))),
+        "merging the heads: swap H and T back before reshaping (B, H, T, Dh) to (B, T, D)":
+            project(attend(qh, kh, vh).reshape(batch, length, d_model)),
+        "the softmax must run over the keys (the last axis), so that each query's weights "
+        "sum to 1": project(merge(attend(qh, kh, vh, axis=-2))),
+    }
+    if mask is not None:
+        mistakes["the mask is ignored: fill the scores with -inf where mask is False, before "
+                 "the softmax"] = project(merge(attend(qh, kh, vh, use_mask=None)))
+        mistakes["the mask is inverted: True means may attend, so fill the scores where the "
+                 "mask is False (~mask)"] = project(merge(attend(qh, kh, vh, use_mask=~heads_mask)))
+    return mistakes
+
+
+@check("MultiHeadAttention module", seed=7)
+def check_multi_head_attention(student_cls, generator):
+    """``student_cls(d_model, n_heads)``: an nn.Module with ``q_proj``, ``k_proj``, ``v_proj``,
+    ``out_proj`` (each ``nn.Linear(d_model, d_model)``) whose ``forward(query (B, T, D),
+    key (B, S, D), value (B, S, D), mask=None)`` -> ``(B, T, D)`` equals PyTorch's
+    ``nn.MultiheadAttention`` holding the same weights: self-attention, cross-attention (T != S),
+    and bool masks, True where a query may attend: causal ``(T, T)``, padding ``(B, 1, S)`` and any
+    ``(B, T, S)`` pattern."""
+    pattern = torch.rand(3, 4, 6, generator=generator) < 0.5  # (B, T, S)
+    pattern[..., 0] = True  # every query may attend to at least one key
+    cases = [  # d_model, n_heads, B, T, S, mask, what
+        (8, 2, 2, 5, 5, None, "self-attention"),
+        (12, 3, 3, 4, 6, None, "cross-attention, T=4 and S=6"),
+        (8, 1, 2, 4, 4, None, "one head"),
+        (16, 4, 2, 6, 6, causal_mask(6), "a causal mask (T, T)"),
+        (8, 2, 3, 3, 7, padding_mask(torch.tensor([7, 4, 2]), 7), "a padding mask (B, 1, S)"),
+        (12, 4, 3, 4, 6, pattern, "a (B, T, S) mask"),
+    ]
+    for d_model, n_heads, batch, length, source, mask, what in cases:
+        module = _build(student_cls, d_model, n_heads, generator)
+        query = torch.randn(batch, length, d_model, generator=generator)
+        key = (query if source == length and mask is None and "cross" not in what
+               else torch.randn(batch, source, d_model, generator=generator))
+        value = key if key is query else torch.randn(batch, source, d_model, generator=generator)
+        with torch.no_grad():
+            try:
+                got = call(module, query, key, value, mask=mask)
+            except Failure as failure:
+                if mask is not None and mask.dim() == 3 and "size of tensor" in str(failure):
+                    raise Failure(f"with {what}: a (B, T, S) or (B, 1, S) mask needs a head "
+                                  "axis to broadcast over the H heads: mask.unsqueeze(1) makes it "
+                                  f"(B, 1, T, S) ({failure})") from None
+                raise
+            expected = _torch_mha(module, n_heads, query, key, value, mask)
+            mistakes = {hint: wrong for hint, wrong in
+                        _mha_mistakes(module, n_heads, query, key, value, mask).items()}
+        shown = (f"{what} (d_model={d_model}, n_heads={n_heads}): your output differs from "
+                 "nn.MultiheadAttention's with the same weights")
+        diagnose([Case(got, expected, mistakes, shown if not isinstance(got, torch.Tensor)
+                       or got.shape != expected.shape else "")])
+        inputs = {"query": query, "key": key, "value": value}
+        if mask is not None:
+            inputs["mask"] = mask
+        compare(got, expected, inputs, what=what)

@@ -26,7 +26,7 @@ from transformer_lib.coursework.student import CHECK_CELL, CourseworkError, read
 MIME = "application/x.transformer-lib-grade+json"
 GRADER = """\
 def _grade():
-    import ast, importlib, inspect, textwrap
+    import ast, importlib, textwrap
     from IPython.display import display
     report = {{"nonce": {nonce!r}, "exercise": {number}}}
     try:
@@ -43,10 +43,11 @@ def _grade():
         except BaseException as error:
             report.update(passed=False, message=f"the check stopped: {{type(error).__name__}}")
         try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(student_fn)))
+            from transformer_lib.parts import source_of  # also a class defined in a cell
+            tree = ast.parse(textwrap.dedent(source_of(student_fn)))
             called = {{getattr(node.func, "attr", getattr(node.func, "id", None))
                       for node in ast.walk(tree) if isinstance(node, ast.Call)}}
-        except (OSError, TypeError, SyntaxError):
+        except (OSError, TypeError, SyntaxError, ValueError):
             called = set()
         module = getattr(student_fn, "__module__", None) or ""
         report["shortcut"] = sorted(called & set({shortcuts!r})) or (

@@ -9,6 +9,8 @@ SHORTCUTS = {
     "check_causal_mask": ("causal_mask",),
     "check_split_heads": ("split_heads",),
     "check_masked_attention": ("scaled_dot_product_attention", "MultiheadAttention"),
+    "check_multi_head_attention": ("MultiHeadAttention", "MultiheadAttention",
+                                   "multi_head_attention_forward"),
     "check_feed_forward": ("FeedForward",),
     "check_gelu_tanh": ("gelu", "GELU"),
     "check_layer_norm": ("layer_norm", "LayerNorm"),

@@ -1,0 +1,220 @@
+"""transformer_lib.parts: a learner's classes saved from one notebook and built on in another.
+
+Code is run here the way Jupyter runs a cell: compiled under a cell's file name whose lines are in
+``linecache``, in a namespace called ``__main__``. One test runs real notebooks in a kernel.
+"""
+
+import linecache
+import textwrap
+
+import nbformat
+import pytest
+import torch
+from nbclient import NotebookClient
+
+import transformer_lib as tl
+from transformer_lib import parts
+
+CELLS = iter(range(10**6))
+
+
+def run_cell(source: str, namespace: dict) -> dict:
+    source = textwrap.dedent(source)
+    filename = f"<ipython-cell-{next(CELLS)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace
+
+
+def notebook() -> dict:
+    return run_cell("""
+        import math
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        import transformer_lib as tl
+        """, {"__name__": "__main__"})
+
+
+FEED_FORWARD = """
+    SCALE = 2.0
+
+    def activation(x):
+        return F.gelu(x) * SCALE / math.sqrt(4.0)
+
+    class FeedForward(nn.Module):
+        def __init__(self, d_model, d_ff):
+            super().__init__()
+            self.up, self.down = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            def inner(h):  # a function defined inside a method is the method's own
+                return activation(h)
+
+            return self.down(inner(self.up(x)))
+    """
+
+
+@pytest.fixture
+def parts_file(tmp_path, monkeypatch):
+    target = tmp_path / "my_transformer.py"
+    monkeypatch.setenv(parts.ENVIRONMENT, str(target))
+    return target
+
+
+def test_a_saved_part_runs_alone_with_what_it_uses(parts_file, capsys):
+    cell = run_cell(FEED_FORWARD, notebook())
+    assert parts.save(cell["FeedForward"], "chapter 3") == parts_file
+    text = parts_file.read_text()
+    for needed in ["import math", "import torch.nn.functional as F", "from torch import nn",
+                   "SCALE = 2.0", "def activation(x):", "class FeedForward(nn.Module):",
+                   "# ---- FeedForward, saved from chapter 3 ----"]:
+        assert needed in text, needed
+    compile(text, str(parts_file), "exec")  # the file as a whole is a module too
+
+    mine = parts.load(FeedForward=tl.FeedForward)
+    assert "FeedForward: yours, saved from chapter 3" in capsys.readouterr().out
+    torch.manual_seed(0)
+    theirs = cell["FeedForward"](8, 16)
+    torch.manual_seed(0)
+    ours = mine(8, 16)
+    x = torch.randn(2, 3, 8)
+    torch.testing.assert_close(ours(x), theirs(x))
+
+
+def test_unsaved_parts_come_from_the_library_and_say_so(parts_file, capsys):
+    attention, feed_forward = parts.load(MultiHeadAttention=tl.MultiHeadAttention,
+                                         FeedForward=tl.FeedForward)
+    assert (attention, feed_forward) == (tl.MultiHeadAttention, tl.FeedForward)
+    assert "MultiHeadAttention: the library's" in capsys.readouterr().out
+
+
+def test_saving_again_replaces_a_part_and_keeps_the_others(parts_file):
+    cell = run_cell(FEED_FORWARD, notebook())
+    parts.save(cell["FeedForward"], "chapter 3")
+    run_cell("""
+        class Norm(nn.Module):
+            def forward(self, x):
+                return x - x.mean(-1, keepdim=True)
+        """, cell)
+    parts.save(cell["Norm"], "chapter 4")
+    run_cell("SCALE = 3.0", cell)
+    parts.save(cell["FeedForward"], "chapter 3, again")
+    text = parts_file.read_text()
+    assert text.count("class FeedForward") == 1 and "SCALE = 3.0" in text
+    assert text.index("class FeedForward") < text.index("class Norm")  # replaced in its place
+    norm = parts.load(Norm=tl.LayerNorm)
+    assert norm()(torch.ones(2, 3)).abs().max() == 0
+
+
+def test_a_part_built_from_saved_parts_copies_them_in(parts_file):
+    cell = run_cell(FEED_FORWARD, notebook())
+    parts.save(cell["FeedForward"], "chapter 3")
+    later = notebook()  # another notebook: it loads the part, builds on it and saves the result
+    later["FeedForward"] = parts.load(FeedForward=tl.FeedForward)
+    run_cell("""
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.ffn = FeedForward(4, 8)
+
+            def forward(self, x):
+                return x + self.ffn(x)
+        """, later)
+    parts.save(later["Block"], "chapter 5")
+    parts_file.write_text(parts_file.read_text().replace("SCALE = 2.0", "SCALE = oops", 1))
+    with pytest.raises(parts.PartsError, match="your FeedForward in .* does not run"):
+        parts.load(FeedForward=tl.FeedForward)
+    block = parts.load(Block=nn_module())  # its own copy of FeedForward still runs
+    assert block()(torch.ones(1, 4)).shape == (1, 4)
+
+
+def nn_module():
+    return torch.nn.Module
+
+
+@pytest.mark.parametrize("cell, message", [
+    ("SIZE = torch.ones(3)\nclass P(nn.Module):\n    def f(self):\n        return SIZE",
+     "P uses 'SIZE', a Tensor: save only code"),
+    ("class P(nn.Module):\n    def f(self):\n        return missing_name",
+     "P uses 'missing_name', which is not defined here"),
+])
+def test_what_cannot_be_saved_is_refused_with_the_reason(parts_file, cell, message):
+    namespace = run_cell(cell, notebook())
+    with pytest.raises(parts.PartsError, match=message):
+        parts.save(namespace["P"])
+    assert not parts_file.exists()
+
+
+def test_an_instance_is_refused(parts_file):
+    with pytest.raises(parts.PartsError, match="save takes your class or function itself"):
+        parts.save(tl.FeedForward(4, 8))
+
+
+def test_saving_can_be_switched_off(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv(parts.ENVIRONMENT, "none")
+    monkeypatch.chdir(tmp_path)
+    cell = run_cell(FEED_FORWARD, notebook())
+    assert parts.save(cell["FeedForward"]) is None
+    assert "not saved" in capsys.readouterr().out and not list(tmp_path.iterdir())
+    assert parts.load(FeedForward=tl.FeedForward) is tl.FeedForward
+
+
+@pytest.mark.notebooks
+def test_from_one_notebook_to_another_in_a_jupyter_kernel(tmp_path, monkeypatch):
+    """In a real kernel the class is defined in a cell, where inspect.getsource cannot find it."""
+    monkeypatch.delenv(parts.ENVIRONMENT, raising=False)
+    def notebook_of(*sources):
+        return nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell(textwrap.dedent(s)) for s in sources])
+
+    first = notebook_of(*[
+        "import math, torch\nimport torch.nn as nn\nimport torch.nn.functional as F",
+        FEED_FORWARD,
+        "from transformer_lib import parts\nparts.save(FeedForward, 'the first notebook')",
+    ])
+    second = notebook_of(*[
+        """
+        import torch
+        import transformer_lib as tl
+        from transformer_lib import parts
+        FeedForward = parts.load(FeedForward=tl.FeedForward)
+        assert FeedForward is not tl.FeedForward and FeedForward.__module__ == "my_transformer"
+        assert FeedForward(4, 8)(torch.ones(2, 4)).shape == (2, 4)
+        """,
+    ])
+    for book in (first, second):
+        NotebookClient(book, timeout=120, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert "saved your FeedForward in my_transformer.py" in first.cells[2].outputs[0]["text"]
+    assert "yours, saved from the first notebook" in second.cells[0].outputs[0]["text"]
+
+
+@pytest.mark.notebooks
+def test_a_learner_who_solves_chapter_2_has_their_attention_saved(tmp_path, monkeypatch):
+    """The exercise version of chapter 2 with the build exercise solved, run as a learner runs it
+    (no TRANSFORMER_LIB_PARTS): their MultiHeadAttention lands in my_transformer.py beside the
+    notebook and loads back as an nn.Module that passes the chapter's check."""
+    from pathlib import Path
+
+    from transformer_lib import checks
+
+    root = Path(__file__).resolve().parents[1]
+    book = nbformat.read(root / "notebooks" / "02_attention.ipynb", as_version=4)
+    learner = nbformat.read(root / "exercises" / "02_attention.ipynb", as_version=4)
+    def exercise(notebook):
+        wanted = "ch02-exercise-build-mha"
+        return next(cell for cell in notebook.cells
+                    if cell.metadata.get("nbgrader", {}).get("grade_id") == wanted)
+
+    exercise(learner).source = exercise(book).source  # the learner solves this exercise only
+    monkeypatch.delenv(parts.ENVIRONMENT, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    NotebookClient(learner, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    saved = tmp_path / "my_transformer.py"
+    assert "class MultiHeadAttention(nn.Module):" in saved.read_text()
+    monkeypatch.setenv(parts.ENVIRONMENT, str(saved))
+    theirs = parts.load(MultiHeadAttention=tl.MultiHeadAttention)
+    assert theirs is not tl.MultiHeadAttention
+    assert checks.check_multi_head_attention(theirs).passed
