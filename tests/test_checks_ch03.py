@@ -4,6 +4,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 import transformer_lib as tl
 from transformer_lib import checks
@@ -59,7 +60,37 @@ def inactive_fraction(mean, seed=0):
     return (hidden == 0).all(dim=0).float().mean().item()
 
 
+class FeedForward(nn.Module):
+    """The build exercise's solution; the keyword arguments make the known mistakes."""
+
+    def __init__(self, d_model, d_ff, activation=torch.relu, relu_out=False, bias2=True,
+                 always_drop=False):
+        super().__init__()
+        self.linear1, self.linear2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
+        self.dropout = nn.Dropout(0.1)
+        self.activation, self.relu_out, self.bias2 = activation, relu_out, bias2
+        self.always_drop = always_drop
+
+    def forward(self, x):
+        hidden = self.activation(self.linear1(x))
+        hidden = F.dropout(hidden, 0.5) if self.always_drop else self.dropout(hidden)
+        out = self.linear2(hidden) if self.bias2 else hidden @ self.linear2.weight.T
+        return torch.relu(out) if self.relu_out else out
+
+
+def ffn_with(**mistake):
+    return lambda d_model, d_ff: FeedForward(d_model, d_ff, **mistake)
+
+
+class Unnamed(nn.Module):
+    def __init__(self, d_model, d_ff):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Linear(d_ff, d_model))
+
+
 RIGHT = [
+    (checks.check_feed_forward_module, FeedForward),
+    (checks.check_feed_forward_module, tl.FeedForward),  # the library's
     (checks.check_feed_forward, right_ffn),
     (checks.check_feed_forward,
      lambda x, w1, b1, w2, b2: F.linear(F.relu(F.linear(x, w1.T, b1)), w2.T, b2)),
@@ -117,6 +148,12 @@ WRONG = [
      lambda mean: torch.tensor(inactive_fraction(mean)), "use .item()"),
     (checks.check_inactive_units,
      lambda mean: 100 * inactive_fraction(mean) + 5, "between 0 and 1"),
+    (checks.check_feed_forward_module, ffn_with(activation=lambda h: h), "forgot the ReLU"),
+    (checks.check_feed_forward_module, ffn_with(activation=F.gelu), "that is GELU"),
+    (checks.check_feed_forward_module, ffn_with(relu_out=True), "must be able to be negative"),
+    (checks.check_feed_forward_module, ffn_with(bias2=False), "forgot linear2's bias"),
+    (checks.check_feed_forward_module, ffn_with(always_drop=True), "use nn.Dropout"),
+    (checks.check_feed_forward_module, Unnamed, "needs linear1 = nn.Linear(4, 16)"),
 ]
 
 

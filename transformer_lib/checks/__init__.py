@@ -15,7 +15,8 @@ _CHECKS = {  # chapter module -> the checks it defines, without their "check_" p
     "ch01": "sinusoidal_encoding pad_batch relative_position_matrix whole_word_fraction",
     "ch02": "attention_weights causal_mask split_heads masked_attention softmax_saturation "
             "multi_head_attention",
-    "ch03": "feed_forward ffn_parameter_count position_wise gelu_tanh inactive_units",
+    "ch03": "feed_forward ffn_parameter_count position_wise gelu_tanh inactive_units "
+            "feed_forward_module",
     "ch04": "layer_norm post_ln pre_ln rms_norm stream_rms",
     "ch05": "encoder_layer padding_mask_from_ids encoder_parameter_count masked_mean_pooling",
     "ch06": "shift_right cross_attention decoder_layer transformer_parameter_count",

@@ -9,7 +9,7 @@ from torch import nn
 
 from transformer_lib.attention import MultiHeadAttention
 from transformer_lib.checks._compare import compare, compare_count, python_number
-from transformer_lib.checks._core import Failure, call, check
+from transformer_lib.checks._core import Failure, call, check, describe
 from transformer_lib.feed_forward import FeedForward
 
 
@@ -159,3 +159,51 @@ def check_inactive_units(student_fn: Callable[[float], float]):
         elif mean >= 2 and got < 0.01:
             hint = ": did you add `mean` to the inputs?"
         raise Failure(f"for mean={mean} expected about {expected:.3f}, got {got:.3f}{hint}")
+
+
+@check("FeedForward module", seed=6)
+def check_feed_forward_module(student_cls, generator):
+    """``student_cls(d_model, d_ff)``: an nn.Module with ``linear1 = nn.Linear(d_model, d_ff)``
+    and ``linear2 = nn.Linear(d_ff, d_model)`` whose ``forward(x (..., D))`` -> ``(..., D)`` is
+    the paper's max(0, x W1 + b1) W2 + b2, in eval mode, for one vector, a sequence and batches."""
+    for shape, d_ff in [((4,), 16), ((5, 4), 16), ((2, 6, 8), 32), ((2, 3, 5, 6), 24)]:
+        d_model = shape[-1]
+        module = call(student_cls, d_model, d_ff)
+        if not isinstance(module, nn.Module):
+            name = getattr(student_cls, "__name__", "your class")
+            raise Failure(f"expected {name}(d_model, d_ff) to make an nn.Module, got "
+                          f"{describe(module)}: write class {name}(nn.Module)")
+        for name, size_in, size_out in [("linear1", d_model, d_ff), ("linear2", d_ff, d_model)]:
+            layer = getattr(module, name, None)
+            if not (isinstance(layer, nn.Linear) and (layer.in_features, layer.out_features)
+                    == (size_in, size_out) and layer.bias is not None):
+                raise Failure(f"your module needs {name} = nn.Linear({size_in}, {size_out}) "
+                              f"with a bias (d_model={d_model}, d_ff={d_ff}), got "
+                              f"{describe(layer)}: the check sets its weights by these names")
+            with torch.no_grad():
+                layer.weight.copy_(torch.randn(size_out, size_in, generator=generator)
+                                   / math.sqrt(size_in))
+                layer.bias.copy_(torch.randn(size_out, generator=generator) * 0.5)
+        module.eval()
+        x = torch.randn(shape, generator=generator)
+        with torch.no_grad():
+            got = call(module, x)
+            again = call(module, x)
+        if (isinstance(got, torch.Tensor) and isinstance(again, torch.Tensor)
+                and got.shape == again.shape and not torch.equal(got, again)):
+            raise Failure("in eval mode your output changes from one call to the next: use "
+                          "nn.Dropout, which stops dropping after module.eval()")
+        w1, b1 = module.linear1.weight.double(), module.linear1.bias.double()
+        w2, b2 = module.linear2.weight.double(), module.linear2.bias.double()
+        x64 = x.double()  # the reference in float64: PyTorch's own linear maps
+        hidden = F.linear(x64, w1, b1)
+        expected = F.linear(F.relu(hidden), w2, b2)
+        compare(got, expected, {"x": x}, mistakes={
+            "you forgot the ReLU between the two linear maps (without it they collapse "
+            "into a single linear map)": F.linear(hidden, w2, b2),
+            "that is GELU; the paper's feed-forward network uses ReLU": F.linear(F.gelu(hidden),
+                                                                                 w2, b2),
+            "the ReLU belongs between the two linear maps only: the output must be able to be "
+            "negative": F.relu(expected),
+            "you forgot linear2's bias": F.relu(hidden) @ w2.T,
+        }, what=f"input of shape {shape}")

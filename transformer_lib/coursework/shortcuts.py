@@ -12,6 +12,7 @@ SHORTCUTS = {
     "check_multi_head_attention": ("MultiHeadAttention", "MultiheadAttention",
                                    "multi_head_attention_forward"),
     "check_feed_forward": ("FeedForward",),
+    "check_feed_forward_module": ("FeedForward", "TransformerEncoderLayer"),
     "check_gelu_tanh": ("gelu", "GELU"),
     "check_layer_norm": ("layer_norm", "LayerNorm"),
     "check_post_ln": ("ResidualConnection",),
