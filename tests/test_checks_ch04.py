@@ -2,6 +2,7 @@
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 import transformer_lib as tl
 from transformer_lib import checks
@@ -43,7 +44,44 @@ def stream_rms(n_layers, norm_first=True, final_norm=False):
     return x.pow(2).mean().sqrt().item()
 
 
+class LayerNorm(nn.Module):
+    """The build exercise's solution; the keyword arguments make the known mistakes."""
+
+    def __init__(self, d_model, eps=1e-5, unbiased=False, dim=-1, start=1.0, detach=False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((d_model,), start))
+        self.bias = nn.Parameter(torch.zeros(d_model))
+        self.eps, self.unbiased, self.dim, self.detach = eps, unbiased, dim, detach
+
+    def forward(self, x):
+        out = layer_norm(x, self.weight, self.bias, self.eps, self.dim, self.unbiased)
+        return out.detach() if self.detach else out
+
+
+def norm_with(**mistake):
+    return lambda d_model, eps: LayerNorm(d_model, eps, **mistake)
+
+
+class Residual(nn.Module):
+    """The residual block's solution; ``swap`` builds the other placement, ``skip`` no residual."""
+
+    def __init__(self, d_model, dropout=0.0, norm_first=False, swap=False, skip=False):
+        super().__init__()
+        self.norm, self.norm_first, self.skip = LayerNorm(d_model), norm_first != swap, skip
+
+    def forward(self, x, sublayer):
+        residual = 0 if self.skip else x
+        if self.norm_first:
+            return residual + sublayer(self.norm(x))
+        return self.norm(residual + sublayer(x))
+
+
 RIGHT = [
+    (checks.check_layer_norm_module, LayerNorm),
+    (checks.check_layer_norm_module, lambda d_model, eps: tl.LayerNorm(d_model, eps)),
+    (checks.check_layer_norm_module, lambda d_model, eps: nn.LayerNorm(d_model, eps)),
+    (checks.check_residual_module, Residual),
+    (checks.check_residual_module, tl.ResidualConnection),
     (checks.check_layer_norm, layer_norm),
     (checks.check_layer_norm, lambda x, w, b, eps: F.layer_norm(x, (x.shape[-1],), w, b, eps)),
     (checks.check_layer_norm, layer_norm_by_hand),
@@ -108,6 +146,16 @@ WRONG = [
     (checks.check_stream_rms, lambda n: stream_rms(n, final_norm=True), "stays at 1"),
     (checks.check_stream_rms, lambda n: torch.tensor(stream_rms(n)), "use .item()"),
     (checks.check_stream_rms, lambda n: 1.0 + n, "expected about"),
+    (checks.check_layer_norm_module, norm_with(unbiased=True), "unbiased variance"),
+    (checks.check_layer_norm_module, norm_with(dim=0), "batch axis"),
+    (checks.check_layer_norm_module, norm_with(start=0.0), "weight all ones"),
+    (checks.check_layer_norm_module, norm_with(detach=True), "cut off from autograd"),
+    (checks.check_layer_norm_module, lambda d, eps: nn.Linear(d, d), "needs a parameter weight"),
+    (checks.check_residual_module, lambda d, p, norm_first: Residual(d, p, norm_first, swap=True),
+     "with norm_first=False: this is the pre-LN placement"),
+    (checks.check_residual_module, lambda d, p, norm_first: Residual(d, p, norm_first, skip=True),
+     "residual is missing"),
+    (checks.check_residual_module, lambda d, p, norm_first: nn.Identity(), "named norm"),
 ]
 
 

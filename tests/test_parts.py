@@ -190,31 +190,42 @@ def test_from_one_notebook_to_another_in_a_jupyter_kernel(tmp_path, monkeypatch)
     assert "yours, saved from the first notebook" in second.cells[0].outputs[0]["text"]
 
 
+LEARNERS = [  # chapter, the build exercises solved, what is saved and the check it passes
+    ("02_attention", ["ch02-exercise-build-mha"], {"MultiHeadAttention": "multi_head_attention"}),
+    ("04_layer_norm", ["ch04-exercise-build-layer-norm", "ch04-exercise-build-residual"],
+     {"LayerNorm": "layer_norm_module", "ResidualConnection": "residual_module"}),
+]
+
+
 @pytest.mark.notebooks
-def test_a_learner_who_solves_chapter_2_has_their_attention_saved(tmp_path, monkeypatch):
-    """The exercise version of chapter 2 with the build exercise solved, run as a learner runs it
-    (no TRANSFORMER_LIB_PARTS): their MultiHeadAttention lands in my_transformer.py beside the
-    notebook and loads back as an nn.Module that passes the chapter's check."""
+@pytest.mark.parametrize("chapter, solved, saved", LEARNERS, ids=[c for c, _, _ in LEARNERS])
+def test_a_learner_who_builds_the_parts_has_them_saved(chapter, solved, saved, tmp_path,
+                                                         monkeypatch):
+    """The exercise version of a chapter with its build exercises solved, run as a learner runs
+    it (no TRANSFORMER_LIB_PARTS): the classes land in my_transformer.py beside the notebook and
+    load back, each on its own, as modules that pass the chapter's checks."""
     from pathlib import Path
 
     from transformer_lib import checks
 
     root = Path(__file__).resolve().parents[1]
-    book = nbformat.read(root / "notebooks" / "02_attention.ipynb", as_version=4)
-    learner = nbformat.read(root / "exercises" / "02_attention.ipynb", as_version=4)
-    def exercise(notebook):
-        wanted = "ch02-exercise-build-mha"
-        return next(cell for cell in notebook.cells
-                    if cell.metadata.get("nbgrader", {}).get("grade_id") == wanted)
+    book = nbformat.read(root / "notebooks" / f"{chapter}.ipynb", as_version=4)
+    learner = nbformat.read(root / "exercises" / f"{chapter}.ipynb", as_version=4)
 
-    exercise(learner).source = exercise(book).source  # the learner solves this exercise only
+    def exercise(notebook, grade_id):
+        return next(cell for cell in notebook.cells
+                    if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+    for grade_id in solved:  # the learner solves these exercises only
+        exercise(learner, grade_id).source = exercise(book, grade_id).source
     monkeypatch.delenv(parts.ENVIRONMENT, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     NotebookClient(learner, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
-    saved = tmp_path / "my_transformer.py"
-    assert "class MultiHeadAttention(nn.Module):" in saved.read_text()
-    monkeypatch.setenv(parts.ENVIRONMENT, str(saved))
-    theirs = parts.load(MultiHeadAttention=tl.MultiHeadAttention)
-    assert theirs is not tl.MultiHeadAttention
-    assert checks.check_multi_head_attention(theirs).passed
+    written = tmp_path / "my_transformer.py"
+    monkeypatch.setenv(parts.ENVIRONMENT, str(written))
+    for name, check in saved.items():
+        assert f"class {name}(nn.Module):" in written.read_text()
+        theirs = parts.load(**{name: getattr(tl, name)})
+        assert theirs is not getattr(tl, name)
+        assert getattr(checks, f"check_{check}")(theirs).passed

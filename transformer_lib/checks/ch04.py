@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from transformer_lib.checks._compare import compare, python_number
-from transformer_lib.checks._core import Failure, call, check
+from transformer_lib.checks._core import Failure, call, check, describe
 from transformer_lib.feed_forward import FeedForward
 from transformer_lib.normalization import ResidualConnection
 
@@ -70,28 +70,34 @@ def check_layer_norm(student_fn: Callable, generator):
     """``student_fn(x (..., D), weight (D,), bias (D,), eps)`` -> ``(..., D)``: values and
     gradients equal to ``F.layer_norm(x, (D,), weight, bias, eps)``'s."""
     for tensors, (x, weight, bias), eps in _norm_inputs(generator, ("weight", "bias")):
+        _compare_with_gradients(student_fn, F.layer_norm, tensors, eps,
+                                _layer_norm_mistakes(x, weight, bias, eps))
 
-        def norm(dims=-1, **mistake):
-            return _normalize(x, dims, eps, **mistake) * weight + bias
 
-        over_d = "layer norm normalizes each vector over its own D features, the last axis (dim=-1)"
-        mistakes = {
-            "you used the unbiased variance (divide by D - 1); layer norm divides by D: "
-            "use unbiased=False (or correction=0)": norm(unbiased=True),
-            "eps must go inside the square root: (x - mean) / sqrt(var + eps)":
-                norm(eps_outside=True),
-            "you forgot the gain and bias: multiply by weight, then add bias":
-                _normalize(x, -1, eps),
-            "the gain and bias are swapped: multiply by weight, then add bias":
-                _normalize(x, -1, eps) * bias + weight,
-            "subtract the mean from x before dividing by the standard deviation":
-                norm(center=False),
-            f"you normalized over the batch axis (dim 0); {over_d}": norm(0),
-            f"you normalized over all axes at once; {over_d}": norm(tuple(range(x.dim()))),
-        }
-        if x.dim() >= 3:
-            mistakes[f"you normalized over the sequence axis (dim -2); {over_d}"] = norm(-2)
-        _compare_with_gradients(student_fn, F.layer_norm, tensors, eps, mistakes)
+def _layer_norm_mistakes(x, weight, bias, eps) -> dict:
+    """hint -> what layer norm computes with that mistake, for float64 inputs."""
+
+    def norm(dims=-1, **mistake):
+        return _normalize(x, dims, eps, **mistake) * weight + bias
+
+    over_d = "layer norm normalizes each vector over its own D features, the last axis (dim=-1)"
+    mistakes = {
+        "you used the unbiased variance (divide by D - 1); layer norm divides by D: "
+        "use unbiased=False (or correction=0)": norm(unbiased=True),
+        "eps must go inside the square root: (x - mean) / sqrt(var + eps)":
+            norm(eps_outside=True),
+        "you forgot the gain and bias: multiply by weight, then add bias":
+            _normalize(x, -1, eps),
+        "the gain and bias are swapped: multiply by weight, then add bias":
+            _normalize(x, -1, eps) * bias + weight,
+        "subtract the mean from x before dividing by the standard deviation":
+            norm(center=False),
+        f"you normalized over the batch axis (dim 0); {over_d}": norm(0),
+        f"you normalized over all axes at once; {over_d}": norm(tuple(range(x.dim()))),
+    }
+    if x.dim() >= 3:
+        mistakes[f"you normalized over the sequence axis (dim -2); {over_d}"] = norm(-2)
+    return mistakes
 
 
 def _sublayer_and_norm(generator, d_model):
@@ -193,3 +199,92 @@ def check_stream_rms(student_fn: Callable[[int], float]):
                     "sublayer(norm(x)) to the un-normalized x"
                     if n_layers and abs(got - 1.0) < 0.02 else "")
             raise Failure(f"for {inputs} expected about {expected:.2f}, got {got:.3f}{hint}")
+
+
+def _built(student_cls, *args, **kwargs) -> nn.Module:
+    module = call(student_cls, *args, **kwargs)
+    if not isinstance(module, nn.Module):
+        name = getattr(student_cls, "__name__", "your class")
+        given = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+        raise Failure(f"expected {name}({given}) to make an nn.Module, got {describe(module)}: "
+                      f"write class {name}(nn.Module)")
+    return module
+
+
+@check("LayerNorm module", seed=7)
+def check_layer_norm_module(student_cls, generator):
+    """``student_cls(d_model, eps)``: an nn.Module with parameters ``weight`` and ``bias`` of
+    shape ``(D,)`` (``nn.LayerNorm``'s names) whose ``forward(x (..., D))`` equals
+    ``nn.LayerNorm``'s holding the same gain and bias, values and gradients (x, weight, bias)."""
+    for tensors, (x64, weight64, bias64), eps in _norm_inputs(generator, ("weight", "bias")):
+        d_model = tensors["x"].shape[-1]
+        module = _built(student_cls, d_model, eps)
+        parameters = dict(module.named_parameters())
+        for name in ("weight", "bias"):
+            if name not in parameters or tuple(parameters[name].shape) != (d_model,):
+                raise Failure(f"your module needs a parameter {name} of shape ({d_model},), "
+                              f"nn.Parameter(torch.{'ones' if name == 'weight' else 'zeros'}"
+                              f"(d_model)), got {describe(parameters.get(name))}")
+        if not (torch.equal(parameters["weight"].detach(), torch.ones(d_model))
+                and torch.equal(parameters["bias"].detach(), torch.zeros(d_model))):
+            raise Failure("a new layer norm must start as the identity scaling: weight all ones, "
+                          "bias all zeros, as nn.LayerNorm's")
+        with torch.no_grad():
+            parameters["weight"].copy_(tensors["weight"])
+            parameters["bias"].copy_(tensors["bias"])
+        x = tensors["x"].clone().requires_grad_()
+        got = call(module, x)
+        reference = nn.LayerNorm(d_model, eps=eps, dtype=torch.float64)  # PyTorch's own
+        with torch.no_grad():
+            reference.weight.copy_(weight64)
+            reference.bias.copy_(bias64)
+        x_ref = x64.clone().requires_grad_()
+        expected = reference(x_ref)
+        compare(got, expected.detach(), {"x": tensors["x"], "eps": eps},
+                mistakes=_layer_norm_mistakes(x64, weight64, bias64, eps),
+                atol=1e-4 * float(expected.detach().abs().max()))
+        if not got.requires_grad:
+            raise Failure("the values are right but your result is cut off from autograd: use "
+                          "torch operations, without .detach(), .item() or NumPy")
+        upstream = torch.randn(expected.shape, generator=generator).double()
+        right = torch.autograd.grad(expected, [x_ref, reference.weight, reference.bias], upstream)
+        grads = call(torch.autograd.grad, got, [x, parameters["weight"], parameters["bias"]],
+                     upstream.to(got.dtype), allow_unused=True)
+        for name, grad, reference_grad in zip(("x", "weight", "bias"), grads, right):
+            if grad is None:
+                raise Failure(f"the values are right but no gradient reaches {name}: use the "
+                              "parameter itself in forward")
+            try:
+                compare(grad, reference_grad, {}, atol=1e-4 * float(reference_grad.abs().max()))
+            except Failure as failure:
+                raise Failure(f"the values are right but the gradient w.r.t. {name} differs: "
+                              f"{failure}") from None
+
+
+def _residual_as_function(student_cls, norm_first: bool):
+    """The student's block as ``f(x, sublayer, norm)`` for ``_check_placement``: built for
+    ``norm_first``, with the check's ``norm`` in place of its own."""
+
+    def run(x, sublayer, norm):
+        block = _built(student_cls, x.shape[-1], 0.0, norm_first)  # d_model, dropout, norm_first
+        if not isinstance(getattr(block, "norm", None), nn.Module):
+            raise Failure(f"your block needs its layer norm as an attribute named norm, got "
+                          f"{describe(getattr(block, 'norm', None))}: the check puts a layer norm "
+                          "with a known gain and bias there")
+        block.norm = norm
+        return call(block.eval(), x, sublayer)
+
+    return run
+
+
+@check("residual block module, both placements", seed=8)
+def check_residual_module(student_cls, generator):
+    """``student_cls(d_model, dropout, norm_first)``: an nn.Module with a layer norm ``norm`` whose
+    ``forward(x (B, T, D), sublayer)`` is ``norm(x + sublayer(x))`` (post-LN, norm_first=False)
+    or ``x + sublayer(norm(x))`` (pre-LN, norm_first=True), in eval mode."""
+    for norm_first in (False, True):
+        try:
+            _check_placement(_residual_as_function(student_cls, norm_first), generator,
+                             norm_first)
+        except Failure as failure:
+            raise Failure(f"with norm_first={norm_first}: {failure}") from None

@@ -18,6 +18,8 @@ SHORTCUTS = {
     "check_post_ln": ("ResidualConnection",),
     "check_pre_ln": ("ResidualConnection",),
     "check_rms_norm": ("rms_norm", "RMSNorm"),
+    "check_layer_norm_module": ("layer_norm", "LayerNorm"),
+    "check_residual_module": ("ResidualConnection",),
     "check_encoder_layer": ("EncoderLayer", "TransformerEncoderLayer"),
     "check_padding_mask_from_ids": ("padding_mask_from_ids", "padding_mask"),
     "check_masked_mean_pooling": ("mean_pool",),
