@@ -1,6 +1,7 @@
 """Chapter 5's exercise checks accept right answers and explain the typical wrong ones."""
 
 import torch
+from torch import nn
 
 import transformer_lib as tl
 from transformer_lib import checks
@@ -55,7 +56,36 @@ def right_pooling(h, mask):
     return (h * keep).sum(1) / keep.sum(1)
 
 
+class EncoderLayer(nn.Module):
+    """The build exercise's solution, from the library's parts; keywords make known mistakes."""
+
+    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, mask=True,
+                 swap=False, names=True):
+        super().__init__()
+        self.self_attn = tl.MultiHeadAttention(d_model, n_heads)
+        self.ffn = tl.FeedForward(d_model, d_ff)
+        self.attn_block = tl.ResidualConnection(d_model, dropout, norm_first != swap)
+        self.ffn_block = tl.ResidualConnection(d_model, dropout, norm_first != swap)
+        self.mask = mask
+        if not names:
+            self.feed_forward = self.ffn
+            del self.ffn
+
+    def forward(self, x, mask=None):
+        mask = mask if self.mask else None
+        x = self.attn_block(x, lambda h: self.self_attn(h, h, h, mask))
+        return self.ffn_block(x, self.ffn)
+
+
+def layer_with(**mistake):
+    return lambda d, h, f, p, norm_first: EncoderLayer(d, h, f, p, norm_first, **mistake)
+
+
 RIGHT = [
+    (checks.check_encoder_layer_module, EncoderLayer),
+    (checks.check_encoder_layer_module,  # the library's
+     lambda d, h, f, p, norm_first: tl.EncoderLayer(tl.TransformerConfig(
+         vocab_size=10, d_model=d, n_heads=h, d_ff=f, dropout=p, norm_first=norm_first))),
     (checks.check_encoder_layer, right_layer),
     (checks.check_encoder_layer, layer_with_residual_module),
     (checks.check_padding_mask_from_ids, right_mask),
@@ -103,6 +133,9 @@ WRONG = [
      lambda h, m: (h * m.transpose(1, 2)).sum(1) / h.shape[1], "not by S"),
     (checks.check_masked_mean_pooling, lambda h, m: (h * m.transpose(1, 2)).sum(1), "divide it"),
     (checks.check_masked_mean_pooling, lambda h, m: h.mean(2), "wrong shape"),
+    (checks.check_encoder_layer_module, layer_with(mask=False), "the padding mask is ignored"),
+    (checks.check_encoder_layer_module, layer_with(swap=True), "asks for post-LN"),
+    (checks.check_encoder_layer_module, layer_with(names=False), "has no parameter ffn."),
 ]
 
 

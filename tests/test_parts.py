@@ -229,3 +229,38 @@ def test_a_learner_who_builds_the_parts_has_them_saved(chapter, solved, saved, t
         theirs = parts.load(**{name: getattr(tl, name)})
         assert theirs is not getattr(tl, name)
         assert getattr(checks, f"check_{check}")(theirs).passed
+
+
+@pytest.mark.notebooks
+def test_a_learner_carries_their_parts_from_chapter_2_to_chapter_5(tmp_path, monkeypatch):
+    """Chapters 2 to 5 in one folder, every build exercise solved: chapter 5's encoder layer is
+    made of the learner's attention, feed-forward network and residual blocks, not the library's,
+    and is saved with copies of them."""
+    from pathlib import Path
+
+    from transformer_lib import checks
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.delenv(parts.ENVIRONMENT, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    for chapter in ("02_attention", "03_feed_forward", "04_layer_norm", "05_encoder"):
+        book = nbformat.read(root / "notebooks" / f"{chapter}.ipynb", as_version=4)
+        learner = nbformat.read(root / "exercises" / f"{chapter}.ipynb", as_version=4)
+        solutions = {c.metadata.nbgrader.grade_id: c.source for c in book.cells
+                     if "build" in c.metadata.get("nbgrader", {}).get("grade_id", "")}
+        for cell in learner.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in solutions:
+                cell.source = solutions[grade_id]
+        NotebookClient(learner, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+    loaded = "".join(output.get("text", "") for cell in learner.cells
+                     for output in cell.get("outputs", []))
+    for part in ("MultiHeadAttention", "FeedForward", "ResidualConnection"):
+        assert f"{part}: yours, saved from chapter" in loaded, part
+    monkeypatch.setenv(parts.ENVIRONMENT, str(tmp_path / "my_transformer.py"))
+    layer_class = parts.load(EncoderLayer=tl.EncoderLayer)
+    layer = layer_class(8, 2, 16, 0.0, False)
+    assert type(layer.self_attn).__module__ == "my_transformer"  # theirs, copied in
+    assert type(layer.attn_block.norm).__name__ == "LayerNorm"
+    assert checks.check_encoder_layer_module(layer_class).passed

@@ -4,10 +4,11 @@ import copy
 from collections.abc import Callable
 
 import torch
+from torch import nn
 
 from transformer_lib.attention import padding_mask
 from transformer_lib.checks._compare import compare, compare_count, through_sublayers
-from transformer_lib.checks._core import call, check
+from transformer_lib.checks._core import Failure, call, check, describe
 from transformer_lib.config import TransformerConfig
 from transformer_lib.encoder import Encoder, EncoderLayer
 from transformer_lib.reference import torch_encoder_layer
@@ -142,3 +143,58 @@ def check_masked_mean_pooling(student_fn: Callable, generator):
             "divide by the number of real tokens (mask.sum), not by S": real_sum / length,
             "that is the sum over the real positions; divide it by their number": real_sum,
         })
+
+
+def _copy_into(student: nn.Module, ours: EncoderLayer) -> None:
+    """Give the student's layer the library layer's weights, by the names the exercise gives."""
+    state = ours.state_dict()
+    theirs = dict(student.named_parameters())
+    for name in state:
+        if name not in theirs:
+            kept = [n for n in state if n.split(".")[0] == name.split(".")[0]]
+            raise Failure(f"your layer has no parameter {name}: the check copies weights by the "
+                          f"library's names (self_attn, ffn, attn_block.norm, ffn_block.norm; "
+                          f"e.g. {', '.join(kept[:3])}); you have "
+                          f"{', '.join(list(theirs)[:6]) or 'no parameters'}")
+        if theirs[name].shape != state[name].shape:
+            raise Failure(f"your {name} has shape {tuple(theirs[name].shape)}, expected "
+                          f"{tuple(state[name].shape)}")
+        with torch.no_grad():
+            theirs[name].copy_(state[name])
+
+
+@check("EncoderLayer module", seed=9)
+@torch.random.fork_rng(devices=[])  # building the layers draws random weights
+def check_encoder_layer_module(student_cls, generator):
+    """``student_cls(d_model, n_heads, d_ff, dropout, norm_first)``: an nn.Module with
+    ``self_attn``, ``ffn``, ``attn_block`` and ``ffn_block`` (the library's names; each block's
+    layer norm is its ``norm``) whose ``forward(x (B, S, D), mask (B, 1, S))`` equals
+    ``nn.TransformerEncoderLayer`` holding the same weights, post-LN and pre-LN, in eval mode."""
+    for batch, length, d_model, n_heads, d_ff, norm_first in [
+            (2, 5, 8, 2, 16, False), (3, 7, 16, 4, 32, True), (2, 6, 12, 3, 24, False)]:
+        torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
+        cfg = TransformerConfig(vocab_size=10, d_model=d_model, n_heads=n_heads, d_ff=d_ff,
+                                dropout=0.0, norm_first=norm_first)
+        ours = EncoderLayer(cfg).eval()
+        with torch.no_grad():  # trained norms have their own gain and bias
+            for norm in (ours.attn_block.norm, ours.ffn_block.norm):
+                norm.weight.copy_(torch.rand(d_model, generator=generator) + 0.5)
+                norm.bias.copy_(torch.randn(d_model, generator=generator) * 0.5)
+        student = call(student_cls, d_model, n_heads, d_ff, 0.0, norm_first)
+        if not isinstance(student, nn.Module):
+            name = getattr(student_cls, "__name__", "your class")
+            raise Failure(f"expected {name}(d_model, n_heads, d_ff, dropout, norm_first) to make "
+                          f"an nn.Module, got {describe(student)}")
+        _copy_into(student, ours)
+        x = torch.randn(batch, length, d_model, generator=generator)
+        lengths = torch.tensor([length, max(1, length - 2)] + [length - 1] * (batch - 2))
+        mask = padding_mask(lengths, length)  # (B, 1, S): one sequence without padding
+        with torch.no_grad():
+            got = call(student.eval(), x, mask)
+            x64 = x.double()  # the reference, PyTorch's layer with these weights, in float64
+            expected = torch_encoder_layer(ours, cfg).double()(
+                x64, src_key_padding_mask=~mask.squeeze(1))
+            mistakes = _typical_layer_mistakes(copy.deepcopy(ours).double(), x64, mask,
+                                               norm_first)
+        compare(got, expected, {"x": x, "mask": mask, "norm_first": norm_first},
+                mistakes=mistakes)

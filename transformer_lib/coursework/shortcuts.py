@@ -21,6 +21,7 @@ SHORTCUTS = {
     "check_layer_norm_module": ("layer_norm", "LayerNorm"),
     "check_residual_module": ("ResidualConnection",),
     "check_encoder_layer": ("EncoderLayer", "TransformerEncoderLayer"),
+    "check_encoder_layer_module": ("EncoderLayer", "TransformerEncoderLayer"),
     "check_padding_mask_from_ids": ("padding_mask_from_ids", "padding_mask"),
     "check_masked_mean_pooling": ("mean_pool",),
     "check_decoder_layer": ("DecoderLayer", "TransformerDecoderLayer"),
