@@ -4,7 +4,9 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+import transformer_lib as tl
 from transformer_lib import checks
 from transformer_lib.attention import causal_mask
 
@@ -64,7 +66,37 @@ def right_count(V, D, F_, H, N, *, biases=True, norms=True, shared_times=1, outp
     return N * (encoder_layer + decoder_layer_) + shared_times * V * D + (V if output_bias else 0)
 
 
+class DecoderLayer(nn.Module):
+    """The build exercise's solution, from the library's parts; keywords make known mistakes."""
+
+    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, memory_mask=True,
+                 causal=True):
+        super().__init__()
+        self.self_attn = tl.MultiHeadAttention(d_model, n_heads)
+        self.cross_attn = tl.MultiHeadAttention(d_model, n_heads)
+        self.ffn = tl.FeedForward(d_model, d_ff)
+        self.self_attn_block = tl.ResidualConnection(d_model, dropout, norm_first)
+        self.cross_attn_block = tl.ResidualConnection(d_model, dropout, norm_first)
+        self.ffn_block = tl.ResidualConnection(d_model, dropout, norm_first)
+        self.use_memory_mask, self.causal = memory_mask, causal
+
+    def forward(self, x, memory, tgt_mask=None, memory_mask=None):
+        tgt_mask = tgt_mask if self.causal else None
+        memory_mask = memory_mask if self.use_memory_mask else None
+        x = self.self_attn_block(x, lambda h: self.self_attn(h, h, h, tgt_mask))
+        x = self.cross_attn_block(x, lambda h: self.cross_attn(h, memory, memory, memory_mask))
+        return self.ffn_block(x, self.ffn)
+
+
+def decoder_with(**mistake):
+    return lambda d, h, f, p, norm_first: DecoderLayer(d, h, f, p, norm_first, **mistake)
+
+
 RIGHT = [
+    (checks.check_decoder_layer_module, DecoderLayer),
+    (checks.check_decoder_layer_module,  # the library's
+     lambda d, h, f, p, norm_first: tl.DecoderLayer(tl.TransformerConfig(
+         vocab_size=10, d_model=d, n_heads=h, d_ff=f, dropout=p, norm_first=norm_first))),
     (checks.check_shift_right, right_shift),
     (checks.check_cross_attention, right_cross),
     (checks.check_cross_attention,
@@ -142,6 +174,10 @@ WRONG = [
     (checks.check_transformer_parameter_count,
      lambda *a: torch.tensor(right_count(*a)), "Python int"),
     (checks.check_transformer_parameter_count, lambda *a: right_count(*a) + 1, "difference +1"),
+    (checks.check_decoder_layer_module, decoder_with(causal=False), "future"),
+    (checks.check_decoder_layer_module, decoder_with(memory_mask=False), "memory"),
+    (checks.check_decoder_layer_module, lambda d, h, f, p, norm_first: nn.Linear(d, d),
+     "has no parameter self_attn.q_proj.weight"),
 ]
 
 

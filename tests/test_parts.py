@@ -232,10 +232,10 @@ def test_a_learner_who_builds_the_parts_has_them_saved(chapter, solved, saved, t
 
 
 @pytest.mark.notebooks
-def test_a_learner_carries_their_parts_from_chapter_2_to_chapter_5(tmp_path, monkeypatch):
-    """Chapters 2 to 5 in one folder, every build exercise solved: chapter 5's encoder layer is
-    made of the learner's attention, feed-forward network and residual blocks, not the library's,
-    and is saved with copies of them."""
+def test_a_learner_carries_their_parts_from_chapter_2_to_chapter_6(tmp_path, monkeypatch):
+    """Chapters 2 to 6 in one folder, every build exercise solved: the encoder layer of chapter 5
+    and the decoder layer of chapter 6 are made of the learner's attention, feed-forward network
+    and residual blocks, not the library's, and are saved with copies of them."""
     from pathlib import Path
 
     from transformer_lib import checks
@@ -243,7 +243,8 @@ def test_a_learner_carries_their_parts_from_chapter_2_to_chapter_5(tmp_path, mon
     root = Path(__file__).resolve().parents[1]
     monkeypatch.delenv(parts.ENVIRONMENT, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    for chapter in ("02_attention", "03_feed_forward", "04_layer_norm", "05_encoder"):
+    for chapter in ("02_attention", "03_feed_forward", "04_layer_norm", "05_encoder",
+                    "06_decoder"):
         book = nbformat.read(root / "notebooks" / f"{chapter}.ipynb", as_version=4)
         learner = nbformat.read(root / "exercises" / f"{chapter}.ipynb", as_version=4)
         solutions = {c.metadata.nbgrader.grade_id: c.source for c in book.cells
@@ -264,3 +265,6 @@ def test_a_learner_carries_their_parts_from_chapter_2_to_chapter_5(tmp_path, mon
     assert type(layer.self_attn).__module__ == "my_transformer"  # theirs, copied in
     assert type(layer.attn_block.norm).__name__ == "LayerNorm"
     assert checks.check_encoder_layer_module(layer_class).passed
+    decoder_class = parts.load(DecoderLayer=tl.DecoderLayer)
+    assert type(decoder_class(8, 2, 16, 0.0, False).cross_attn).__module__ == "my_transformer"
+    assert checks.check_decoder_layer_module(decoder_class).passed

@@ -20,7 +20,8 @@ _CHECKS = {  # chapter module -> the checks it defines, without their "check_" p
     "ch04": "layer_norm post_ln pre_ln rms_norm stream_rms layer_norm_module residual_module",
     "ch05": "encoder_layer padding_mask_from_ids encoder_parameter_count masked_mean_pooling "
             "encoder_layer_module",
-    "ch06": "shift_right cross_attention decoder_layer transformer_parameter_count",
+    "ch06": "shift_right cross_attention decoder_layer transformer_parameter_count "
+            "decoder_layer_module",
     "ch07": "noam_lr smoothed_cross_entropy seq2seq_batch mask_tokens",
     "ch08": "detokenize hard_alignment split_by_number translation_scores",
     "ch09": "lm_shift top_k_filter top_p_filter cached_attention_step perplexity",

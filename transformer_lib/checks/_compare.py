@@ -164,3 +164,21 @@ def through_sublayers(x, norms, sublayers, norm_first: bool, residual: bool = Tr
         out = x + out if residual else out
         x = out if norm_first else norm(out)
     return x
+
+
+def copy_weights(ours: torch.nn.Module, student: torch.nn.Module, names: str) -> None:
+    """Give the student's module the library module's weights, parameter by parameter, by the
+    names an exercise gives (``names`` lists them for the message when one is missing)."""
+    state = ours.state_dict()
+    theirs = dict(student.named_parameters())
+    for name, value in state.items():
+        if name not in theirs:
+            raise Failure(f"your module has no parameter {name}: the check copies weights by the "
+                          f"library's names ({names}); yours are "
+                          f"{', '.join(list(theirs)[:6]) or 'none'}")
+        if theirs[name].shape != value.shape:
+            raise Failure(f"your {name} has shape {tuple(theirs[name].shape)}, expected "
+                          f"{tuple(value.shape)}")
+        with torch.no_grad():
+            theirs[name].copy_(value)
+

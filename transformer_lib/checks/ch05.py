@@ -7,7 +7,12 @@ import torch
 from torch import nn
 
 from transformer_lib.attention import padding_mask
-from transformer_lib.checks._compare import compare, compare_count, through_sublayers
+from transformer_lib.checks._compare import (
+    compare,
+    compare_count,
+    copy_weights,
+    through_sublayers,
+)
 from transformer_lib.checks._core import Failure, call, check, describe
 from transformer_lib.config import TransformerConfig
 from transformer_lib.encoder import Encoder, EncoderLayer
@@ -145,24 +150,6 @@ def check_masked_mean_pooling(student_fn: Callable, generator):
         })
 
 
-def _copy_into(student: nn.Module, ours: EncoderLayer) -> None:
-    """Give the student's layer the library layer's weights, by the names the exercise gives."""
-    state = ours.state_dict()
-    theirs = dict(student.named_parameters())
-    for name in state:
-        if name not in theirs:
-            kept = [n for n in state if n.split(".")[0] == name.split(".")[0]]
-            raise Failure(f"your layer has no parameter {name}: the check copies weights by the "
-                          f"library's names (self_attn, ffn, attn_block.norm, ffn_block.norm; "
-                          f"e.g. {', '.join(kept[:3])}); you have "
-                          f"{', '.join(list(theirs)[:6]) or 'no parameters'}")
-        if theirs[name].shape != state[name].shape:
-            raise Failure(f"your {name} has shape {tuple(theirs[name].shape)}, expected "
-                          f"{tuple(state[name].shape)}")
-        with torch.no_grad():
-            theirs[name].copy_(state[name])
-
-
 @check("EncoderLayer module", seed=9)
 @torch.random.fork_rng(devices=[])  # building the layers draws random weights
 def check_encoder_layer_module(student_cls, generator):
@@ -185,7 +172,7 @@ def check_encoder_layer_module(student_cls, generator):
             name = getattr(student_cls, "__name__", "your class")
             raise Failure(f"expected {name}(d_model, n_heads, d_ff, dropout, norm_first) to make "
                           f"an nn.Module, got {describe(student)}")
-        _copy_into(student, ours)
+        copy_weights(ours, student, "self_attn, ffn, attn_block.norm, ffn_block.norm")
         x = torch.randn(batch, length, d_model, generator=generator)
         lengths = torch.tensor([length, max(1, length - 2)] + [length - 1] * (batch - 2))
         mask = padding_mask(lengths, length)  # (B, 1, S): one sequence without padding

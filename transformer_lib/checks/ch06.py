@@ -5,10 +5,17 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from transformer_lib.attention import causal_mask, padding_mask
-from transformer_lib.checks._compare import compare, compare_count, matches, through_sublayers
-from transformer_lib.checks._core import Failure, call, check
+from transformer_lib.checks._compare import (
+    compare,
+    compare_count,
+    copy_weights,
+    matches,
+    through_sublayers,
+)
+from transformer_lib.checks._core import Failure, call, check, describe
 from transformer_lib.config import TransformerConfig
 from transformer_lib.decoder import DecoderLayer
 from transformer_lib.models import Transformer
@@ -187,3 +194,48 @@ def check_transformer_parameter_count(student_fn: Callable[..., int]):
             -V * D: "you left out the embedding matrix",
         }
         compare_count(student_fn, args, expected, hints, difference=True)
+
+
+@check("DecoderLayer module", seed=27)
+@torch.random.fork_rng(devices=[])  # building the layers draws random weights
+def check_decoder_layer_module(student_cls, generator):
+    """``student_cls(d_model, n_heads, d_ff, dropout, norm_first)``: an nn.Module with the
+    library's names (``self_attn``, ``cross_attn``, ``ffn`` and their residual blocks
+    ``self_attn_block``, ``cross_attn_block``, ``ffn_block``) whose ``forward(x (B, T, D),
+    memory (B, S, D), tgt_mask, memory_mask (B, 1, S))`` equals ``nn.TransformerDecoderLayer``
+    holding the same weights, post-LN and pre-LN, for causal and padded target masks."""
+    for norm_first, batch, length, src_len, d_model, n_heads, d_ff in [
+            (False, 1, 4, 4, 8, 2, 16), (False, 2, 5, 7, 16, 4, 32), (True, 2, 5, 7, 16, 4, 32)]:
+        cfg = TransformerConfig(vocab_size=10, d_model=d_model, n_heads=n_heads, d_ff=d_ff,
+                                n_layers=1, dropout=0.0, norm_first=norm_first)
+        torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=generator)))
+        layer = DecoderLayer(cfg).eval()
+        with torch.no_grad():  # gains and biases that differ, so a swapped norm shows
+            for norm in (layer.self_attn_block.norm, layer.cross_attn_block.norm,
+                         layer.ffn_block.norm):
+                norm.weight.copy_(1 + 0.5 * torch.randn(d_model, generator=generator))
+                norm.bias.copy_(0.5 * torch.randn(d_model, generator=generator))
+        student = call(student_cls, d_model, n_heads, d_ff, 0.0, norm_first)
+        if not isinstance(student, nn.Module):
+            name = getattr(student_cls, "__name__", "your class")
+            raise Failure(f"expected {name}(d_model, n_heads, d_ff, dropout, norm_first) to make "
+                          f"an nn.Module, got {describe(student)}")
+        copy_weights(layer, student, "self_attn, cross_attn, ffn, self_attn_block.norm, "
+                                     "cross_attn_block.norm, ffn_block.norm")
+        x = torch.randn(batch, length, d_model, generator=generator)  # (B, T, D)
+        memory = torch.randn(batch, src_len, d_model, generator=generator)  # (B, S, D)
+        tgt_mask = causal_mask(length)  # (T, T); (B, T, T) where the last target is padded
+        if batch > 1:
+            tgt_mask = tgt_mask & padding_mask(torch.tensor([length, length - 2]), length)
+        memory_mask = padding_mask(torch.tensor([src_len] * (batch - 1) + [src_len - 2]),
+                                   src_len)  # (B, 1, S), the last source padded
+        with torch.no_grad():
+            got = call(student.eval(), x, memory, tgt_mask, memory_mask)
+            inputs = {"x": x, "memory": memory, "tgt_mask": tgt_mask, "norm_first": norm_first}
+            x, memory = x.double(), memory.double()  # the reference in float64
+            expected = torch_decoder_layer(layer, cfg).double()(  # its masks: True = blocked
+                x, memory, tgt_mask=(~tgt_mask).expand(batch, -1, -1).repeat_interleave(
+                    n_heads, 0), memory_key_padding_mask=~memory_mask.squeeze(1))
+            mistakes = _decoder_layer_mistakes(copy.deepcopy(layer).double(), x, memory,
+                                               tgt_mask, memory_mask, norm_first)
+        compare(got, expected, inputs, mistakes=mistakes)

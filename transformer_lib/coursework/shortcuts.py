@@ -25,6 +25,7 @@ SHORTCUTS = {
     "check_padding_mask_from_ids": ("padding_mask_from_ids", "padding_mask"),
     "check_masked_mean_pooling": ("mean_pool",),
     "check_decoder_layer": ("DecoderLayer", "TransformerDecoderLayer"),
+    "check_decoder_layer_module": ("DecoderLayer", "TransformerDecoderLayer"),
     "check_noam_lr": ("noam_lr",),
     "check_smoothed_cross_entropy": ("label_smoothed_cross_entropy", "smoothed_targets"),
     "check_seq2seq_batch": ("make_seq2seq_batch",),
