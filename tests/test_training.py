@@ -183,6 +183,16 @@ def test_mask_tokens_follows_bert_proportions():
     assert torch.equal(labels[chosen], ids[chosen])
 
 
+def test_mask_tokens_never_draws_a_special_token_or_the_mask_as_a_random_one():
+    ids = torch.randint(3, 10, (400, 50), generator=torch.Generator().manual_seed(0))
+    inputs, labels = losses.mask_tokens(ids, mask_id=10, vocab_size=10, special_ids=(0, 1, 2),
+                                          generator=torch.Generator().manual_seed(1))
+    replaced = (labels != -100) & (inputs != ids) & (inputs != 10)  # the random replacements
+    assert replaced.sum() > 100 and not torch.isin(inputs[replaced], torch.tensor([0, 1, 2])).any()
+    with pytest.raises(ValueError, match="no ordinary token to draw"):
+        losses.mask_tokens(ids, mask_id=2, vocab_size=3, special_ids=(0, 1))
+
+
 def test_masked_language_model_trains():
     tl.seed_everything(0)
     cfg = tl.TransformerConfig(vocab_size=20, d_model=16, n_heads=2, d_ff=32, n_layers=1,

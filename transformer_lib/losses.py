@@ -104,7 +104,8 @@ def mask_tokens(
     """BERT's masking (Devlin et al., 2019): choose ``mask_prob`` of the tokens to predict.
 
     Of the chosen tokens, 80% become ``mask_id``, 10% a random token, 10% stay as they are.
-    Special tokens (padding, ...) are never chosen.
+    Special tokens (padding, ...) are never chosen, and never drawn as a random token (nor is
+    ``mask_id``).
 
     Shape:
         ids ``(B, S)``; returns ``(inputs, labels)``, both ``(B, S)``, labels -100 where nothing
@@ -118,7 +119,11 @@ def mask_tokens(
     chosen = (draw < mask_prob) & ~special
     labels = torch.where(chosen, ids, torch.full_like(ids, -100))
     how = torch.rand(ids.shape, generator=generator)
-    random_ids = torch.randint(0, vocab_size, ids.shape, generator=generator)
+    ordinary = torch.tensor([i for i in range(vocab_size) if i not in special_ids and i != mask_id])
+    if len(ordinary) == 0:
+        raise ValueError(f"no ordinary token to draw random replacements from: vocab_size="
+                         f"{vocab_size} with special_ids={special_ids} and mask_id={mask_id}")
+    random_ids = ordinary[torch.randint(0, len(ordinary), ids.shape, generator=generator)]
     inputs = torch.where(chosen & (how < 0.8), torch.full_like(ids, mask_id), ids)
     inputs = torch.where(chosen & (how >= 0.8) & (how < 0.9), random_ids, inputs)
     return inputs.to(device), labels.to(device)
