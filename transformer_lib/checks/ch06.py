@@ -124,6 +124,42 @@ def _decoder_layer_mistakes(layer: DecoderLayer, x, memory, tgt_mask, memory_mas
     return mistakes
 
 
+def _decoder_cases(generator, sizes):
+    """For each ``(norm_first, B, T, S, D, H, F)``: a library ``DecoderLayer`` with distinct norm
+    gains and biases (so a swapped norm shows), its config, inputs and masks: ``tgt_mask`` causal
+    ``(T, T)``, or ``(B, T, T)`` with the last target padded; ``memory_mask`` ``(B, 1, S)``."""
+    for norm_first, batch, length, src_len, d_model, n_heads, d_ff in sizes:
+        cfg = TransformerConfig(vocab_size=10, d_model=d_model, n_heads=n_heads, d_ff=d_ff,
+                                n_layers=1, dropout=0.0, norm_first=norm_first)
+        torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=generator)))
+        layer = DecoderLayer(cfg).eval()
+        with torch.no_grad():
+            for norm in (layer.self_attn_block.norm, layer.cross_attn_block.norm,
+                         layer.ffn_block.norm):
+                norm.weight.copy_(1 + 0.5 * torch.randn(d_model, generator=generator))
+                norm.bias.copy_(0.5 * torch.randn(d_model, generator=generator))
+        x = torch.randn(batch, length, d_model, generator=generator)  # (B, T, D)
+        memory = torch.randn(batch, src_len, d_model, generator=generator)  # (B, S, D)
+        tgt_mask = causal_mask(length)
+        if batch > 1:
+            tgt_mask = tgt_mask & padding_mask(torch.tensor([length, length - 2]), length)
+        lengths = torch.tensor([src_len] * (batch - 1) + [src_len - 2])  # the last padded
+        yield layer, cfg, x, memory, tgt_mask, padding_mask(lengths, src_len)
+
+
+def _compare_decoder_layer(got, layer, cfg, x, memory, tgt_mask, memory_mask) -> None:
+    """``got`` against ``nn.TransformerDecoderLayer`` holding ``layer``'s weights, in float64."""
+    inputs = {"x": x, "memory": memory, "tgt_mask": tgt_mask, "norm_first": cfg.norm_first}
+    with torch.no_grad():
+        x, memory = x.double(), memory.double()
+        expected = torch_decoder_layer(layer, cfg).double()(  # its masks: True = blocked
+            x, memory, tgt_mask=(~tgt_mask).expand(x.shape[0], -1, -1).repeat_interleave(
+                cfg.n_heads, 0), memory_key_padding_mask=~memory_mask.squeeze(1))
+        mistakes = _decoder_layer_mistakes(copy.deepcopy(layer).double(), x, memory, tgt_mask,
+                                           memory_mask, cfg.norm_first)
+    compare(got, expected, inputs, mistakes=mistakes)
+
+
 @check("decoder layer (against nn.TransformerDecoderLayer)", seed=26)
 @torch.random.fork_rng(devices=[])  # building the layers draws random weights
 def check_decoder_layer(student_fn: Callable, generator):
@@ -132,33 +168,10 @@ def check_decoder_layer(student_fn: Callable, generator):
     parts, as ``nn.TransformerDecoderLayer``."""
     sizes = [(False, 1, 4, 4, 8, 2, 16), (False, 2, 5, 7, 16, 4, 32),
              (True, 1, 4, 4, 8, 2, 16), (True, 2, 5, 7, 16, 4, 32)]
-    for norm_first, batch, length, src_len, d_model, n_heads, d_ff in sizes:
-        cfg = TransformerConfig(vocab_size=10, d_model=d_model, n_heads=n_heads, d_ff=d_ff,
-                                n_layers=1, dropout=0.0, norm_first=norm_first)
-        torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=generator)))
-        layer = DecoderLayer(cfg).eval()
-        with torch.no_grad():  # gains and biases that differ, so a swapped norm shows
-            for norm in (layer.self_attn_block.norm, layer.cross_attn_block.norm,
-                         layer.ffn_block.norm):
-                norm.weight.copy_(1 + 0.5 * torch.randn(d_model, generator=generator))
-                norm.bias.copy_(0.5 * torch.randn(d_model, generator=generator))
-        x = torch.randn(batch, length, d_model, generator=generator)  # (B, T, D)
-        memory = torch.randn(batch, src_len, d_model, generator=generator)  # (B, S, D)
-        tgt_mask = causal_mask(length)  # (T, T); (B, T, T) where the last target is padded
-        if batch > 1:
-            tgt_mask = tgt_mask & padding_mask(torch.tensor([length, length - 2]), length)
-        lengths = torch.tensor([src_len] * (batch - 1) + [src_len - 2])  # the last padded
-        memory_mask = padding_mask(lengths, src_len)  # (B, 1, S)
+    for layer, cfg, x, memory, tgt_mask, memory_mask in _decoder_cases(generator, sizes):
         with torch.no_grad():
-            got = call(student_fn, layer, x, memory, tgt_mask, memory_mask, norm_first)
-            inputs = {"x": x, "memory": memory, "tgt_mask": tgt_mask, "norm_first": norm_first}
-            x, memory = x.double(), memory.double()  # the reference in float64
-            expected = torch_decoder_layer(layer, cfg).double()(  # its masks: True = blocked
-                x, memory, tgt_mask=(~tgt_mask).expand(batch, -1, -1).repeat_interleave(
-                    n_heads, 0), memory_key_padding_mask=~memory_mask.squeeze(1))
-            mistakes = _decoder_layer_mistakes(copy.deepcopy(layer).double(), x, memory,
-                                               tgt_mask, memory_mask, norm_first)
-        compare(got, expected, inputs, mistakes=mistakes)
+            got = call(student_fn, layer, x, memory, tgt_mask, memory_mask, cfg.norm_first)
+        _compare_decoder_layer(got, layer, cfg, x, memory, tgt_mask, memory_mask)
 
 
 @check("parameter count of the encoder-decoder Transformer")
@@ -204,38 +217,15 @@ def check_decoder_layer_module(student_cls, generator):
     ``self_attn_block``, ``cross_attn_block``, ``ffn_block``) whose ``forward(x (B, T, D),
     memory (B, S, D), tgt_mask, memory_mask (B, 1, S))`` equals ``nn.TransformerDecoderLayer``
     holding the same weights, post-LN and pre-LN, for causal and padded target masks."""
-    for norm_first, batch, length, src_len, d_model, n_heads, d_ff in [
-            (False, 1, 4, 4, 8, 2, 16), (False, 2, 5, 7, 16, 4, 32), (True, 2, 5, 7, 16, 4, 32)]:
-        cfg = TransformerConfig(vocab_size=10, d_model=d_model, n_heads=n_heads, d_ff=d_ff,
-                                n_layers=1, dropout=0.0, norm_first=norm_first)
-        torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=generator)))
-        layer = DecoderLayer(cfg).eval()
-        with torch.no_grad():  # gains and biases that differ, so a swapped norm shows
-            for norm in (layer.self_attn_block.norm, layer.cross_attn_block.norm,
-                         layer.ffn_block.norm):
-                norm.weight.copy_(1 + 0.5 * torch.randn(d_model, generator=generator))
-                norm.bias.copy_(0.5 * torch.randn(d_model, generator=generator))
-        student = call(student_cls, d_model, n_heads, d_ff, 0.0, norm_first)
+    sizes = [(False, 1, 4, 4, 8, 2, 16), (False, 2, 5, 7, 16, 4, 32), (True, 2, 5, 7, 16, 4, 32)]
+    for layer, cfg, x, memory, tgt_mask, memory_mask in _decoder_cases(generator, sizes):
+        student = call(student_cls, cfg.d_model, cfg.n_heads, cfg.d_ff, 0.0, cfg.norm_first)
         if not isinstance(student, nn.Module):
             name = getattr(student_cls, "__name__", "your class")
             raise Failure(f"expected {name}(d_model, n_heads, d_ff, dropout, norm_first) to make "
                           f"an nn.Module, got {describe(student)}")
         copy_weights(layer, student, "self_attn, cross_attn, ffn, self_attn_block.norm, "
                                      "cross_attn_block.norm, ffn_block.norm")
-        x = torch.randn(batch, length, d_model, generator=generator)  # (B, T, D)
-        memory = torch.randn(batch, src_len, d_model, generator=generator)  # (B, S, D)
-        tgt_mask = causal_mask(length)  # (T, T); (B, T, T) where the last target is padded
-        if batch > 1:
-            tgt_mask = tgt_mask & padding_mask(torch.tensor([length, length - 2]), length)
-        memory_mask = padding_mask(torch.tensor([src_len] * (batch - 1) + [src_len - 2]),
-                                   src_len)  # (B, 1, S), the last source padded
         with torch.no_grad():
             got = call(student.eval(), x, memory, tgt_mask, memory_mask)
-            inputs = {"x": x, "memory": memory, "tgt_mask": tgt_mask, "norm_first": norm_first}
-            x, memory = x.double(), memory.double()  # the reference in float64
-            expected = torch_decoder_layer(layer, cfg).double()(  # its masks: True = blocked
-                x, memory, tgt_mask=(~tgt_mask).expand(batch, -1, -1).repeat_interleave(
-                    n_heads, 0), memory_key_padding_mask=~memory_mask.squeeze(1))
-            mistakes = _decoder_layer_mistakes(copy.deepcopy(layer).double(), x, memory,
-                                               tgt_mask, memory_mask, norm_first)
-        compare(got, expected, inputs, mistakes=mistakes)
+        _compare_decoder_layer(got, layer, cfg, x, memory, tgt_mask, memory_mask)
