@@ -131,6 +131,6 @@ WRONG = [
     (checks.check_multi_head_attention, mha_with(mask="ignored"), "the mask is ignored"),
     (checks.check_multi_head_attention, mha_with(mask="inverted"), "the mask is inverted"),
     (checks.check_multi_head_attention, mha_with(mask_axis=False), "needs a head axis"),
-    (checks.check_multi_head_attention, WrongNames, "needs q_proj = nn.Linear(d_model, d_model)"),
+    (checks.check_multi_head_attention, WrongNames, "has no parameter q_proj.weight"),
     (checks.check_multi_head_attention, lambda d, h: torch.zeros(d), "to make an nn.Module"),
 ]

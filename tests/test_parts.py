@@ -6,6 +6,7 @@ Code is run here the way Jupyter runs a cell: compiled under a cell's file name 
 
 import linecache
 import textwrap
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -190,81 +191,56 @@ def test_from_one_notebook_to_another_in_a_jupyter_kernel(tmp_path, monkeypatch)
     assert "yours, saved from the first notebook" in second.cells[0].outputs[0]["text"]
 
 
-LEARNERS = [  # chapter, the build exercises solved, what is saved and the check it passes
-    ("02_attention", ["ch02-exercise-build-mha"], {"MultiHeadAttention": "multi_head_attention"}),
-    ("04_layer_norm", ["ch04-exercise-build-layer-norm", "ch04-exercise-build-residual"],
-     {"LayerNorm": "layer_norm_module", "ResidualConnection": "residual_module"}),
-]
+ROOT = Path(__file__).resolve().parents[1]
+SAVED = {  # what the build exercises of chapters 2 to 6 save, and the check each passes
+    "MultiHeadAttention": "multi_head_attention", "FeedForward": "feed_forward_module",
+    "LayerNorm": "layer_norm_module", "ResidualConnection": "residual_module",
+    "EncoderLayer": "encoder_layer_module", "DecoderLayer": "decoder_layer_module",
+}
 
 
-@pytest.mark.notebooks
-@pytest.mark.parametrize("chapter, solved, saved", LEARNERS, ids=[c for c, _, _ in LEARNERS])
-def test_a_learner_who_builds_the_parts_has_them_saved(chapter, solved, saved, tmp_path,
-                                                         monkeypatch):
-    """The exercise version of a chapter with its build exercises solved, run as a learner runs
-    it (no TRANSFORMER_LIB_PARTS): the classes land in my_transformer.py beside the notebook and
-    load back, each on its own, as modules that pass the chapter's checks."""
-    from pathlib import Path
-
-    from transformer_lib import checks
-
-    root = Path(__file__).resolve().parents[1]
-    book = nbformat.read(root / "notebooks" / f"{chapter}.ipynb", as_version=4)
-    learner = nbformat.read(root / "exercises" / f"{chapter}.ipynb", as_version=4)
-
-    def exercise(notebook, grade_id):
-        return next(cell for cell in notebook.cells
-                    if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-
-    for grade_id in solved:  # the learner solves these exercises only
-        exercise(learner, grade_id).source = exercise(book, grade_id).source
-    monkeypatch.delenv(parts.ENVIRONMENT, raising=False)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+def run_as_learner(chapter: str, folder: Path):
+    """The exercise version of ``chapter`` with only its build exercises solved (the book's
+    solutions), run in ``folder`` as a learner runs it; returns the executed notebook."""
+    book = nbformat.read(ROOT / "notebooks" / f"{chapter}.ipynb", as_version=4)
+    learner = nbformat.read(ROOT / "exercises" / f"{chapter}.ipynb", as_version=4)
+    solutions = {c.metadata.nbgrader.grade_id: c.source for c in book.cells
+                 if "build" in c.metadata.get("nbgrader", {}).get("grade_id", "")}
+    for cell in learner.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in solutions:
+            cell.source = solutions[grade_id]
     NotebookClient(learner, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    written = tmp_path / "my_transformer.py"
-    monkeypatch.setenv(parts.ENVIRONMENT, str(written))
-    for name, check in saved.items():
-        assert f"class {name}(nn.Module):" in written.read_text()
-        theirs = parts.load(**{name: getattr(tl, name)})
-        assert theirs is not getattr(tl, name)
-        assert getattr(checks, f"check_{check}")(theirs).passed
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return learner
 
 
 @pytest.mark.notebooks
 def test_a_learner_carries_their_parts_from_chapter_2_to_chapter_6(tmp_path, monkeypatch):
-    """Chapters 2 to 6 in one folder, every build exercise solved: the encoder layer of chapter 5
-    and the decoder layer of chapter 6 are made of the learner's attention, feed-forward network
-    and residual blocks, not the library's, and are saved with copies of them."""
-    from pathlib import Path
-
+    """Chapters 2 to 6 in one folder, every build exercise solved, no TRANSFORMER_LIB_PARTS:
+    every part lands in my_transformer.py and loads back, on its own, as a module that passes its
+    chapter's check; the encoder and decoder layers of chapters 5 and 6 are made of the learner's
+    attention, feed-forward network and residual blocks, copied in, not the library's."""
     from transformer_lib import checks
 
-    root = Path(__file__).resolve().parents[1]
     monkeypatch.delenv(parts.ENVIRONMENT, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     for chapter in ("02_attention", "03_feed_forward", "04_layer_norm", "05_encoder",
                     "06_decoder"):
-        book = nbformat.read(root / "notebooks" / f"{chapter}.ipynb", as_version=4)
-        learner = nbformat.read(root / "exercises" / f"{chapter}.ipynb", as_version=4)
-        solutions = {c.metadata.nbgrader.grade_id: c.source for c in book.cells
-                     if "build" in c.metadata.get("nbgrader", {}).get("grade_id", "")}
-        for cell in learner.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id in solutions:
-                cell.source = solutions[grade_id]
-        NotebookClient(learner, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        learner = run_as_learner(chapter, tmp_path)
     loaded = "".join(output.get("text", "") for cell in learner.cells
                      for output in cell.get("outputs", []))
     for part in ("MultiHeadAttention", "FeedForward", "ResidualConnection"):
         assert f"{part}: yours, saved from chapter" in loaded, part
-    monkeypatch.setenv(parts.ENVIRONMENT, str(tmp_path / "my_transformer.py"))
-    layer_class = parts.load(EncoderLayer=tl.EncoderLayer)
-    layer = layer_class(8, 2, 16, 0.0, False)
-    assert type(layer.self_attn).__module__ == "my_transformer"  # theirs, copied in
-    assert type(layer.attn_block.norm).__name__ == "LayerNorm"
-    assert checks.check_encoder_layer_module(layer_class).passed
-    decoder_class = parts.load(DecoderLayer=tl.DecoderLayer)
-    assert type(decoder_class(8, 2, 16, 0.0, False).cross_attn).__module__ == "my_transformer"
-    assert checks.check_decoder_layer_module(decoder_class).passed
+    written = tmp_path / "my_transformer.py"
+    monkeypatch.setenv(parts.ENVIRONMENT, str(written))
+    for name, check in SAVED.items():
+        assert f"class {name}(nn.Module):" in written.read_text()
+        theirs = parts.load(**{name: getattr(tl, name)})
+        assert theirs is not getattr(tl, name)
+        assert getattr(checks, f"check_{check}")(theirs).passed, name
+    encoder_layer = parts.load(EncoderLayer=tl.EncoderLayer)(8, 2, 16, 0.0, False)
+    assert type(encoder_layer.self_attn).__module__ == "my_transformer"  # theirs, copied in
+    assert type(encoder_layer.attn_block.norm).__name__ == "LayerNorm"
+    decoder_layer = parts.load(DecoderLayer=tl.DecoderLayer)(8, 2, 16, 0.0, False)
+    assert type(decoder_layer.cross_attn).__module__ == "my_transformer"

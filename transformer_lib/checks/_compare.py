@@ -182,3 +182,14 @@ def copy_weights(ours: torch.nn.Module, student: torch.nn.Module, names: str) ->
         with torch.no_grad():
             theirs[name].copy_(value)
 
+
+def student_module(student_cls, *args) -> torch.nn.Module:
+    """``student_cls(*args)``, which a build exercise asks to be an ``nn.Module``; else Failure."""
+    module = call(student_cls, *args)
+    if not isinstance(module, torch.nn.Module):
+        name = getattr(student_cls, "__name__", "your class")
+        given = ", ".join(map(repr, args))
+        raise Failure(f"expected {name}({given}) to make an nn.Module, got {describe(module)}: "
+                      f"write class {name}(nn.Module)")
+    return module
+

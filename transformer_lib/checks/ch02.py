@@ -6,9 +6,17 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from transformer_lib.attention import causal_mask, padding_mask
-from transformer_lib.checks._compare import Case, compare, diagnose, python_number
-from transformer_lib.checks._core import Failure, call, check, describe
+from transformer_lib.attention import MultiHeadAttention, causal_mask, padding_mask
+from transformer_lib.checks._compare import (
+    Case,
+    compare,
+    copy_weights,
+    diagnose,
+    python_number,
+    student_module,
+)
+from transformer_lib.checks._core import Failure, call, check
+from transformer_lib.reference import torch_multihead_attention
 
 
 @check("attention weights", seed=1)
@@ -134,44 +142,24 @@ def check_softmax_saturation(student_fn: Callable[[int, bool], float]):
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
 
 
-def _build(student_cls, d_model: int, n_heads: int, generator) -> nn.Module:
-    """The student's module with the four projections the exercise names, set to known weights."""
-    module = call(student_cls, d_model, n_heads)
-    if not isinstance(module, nn.Module):
-        name = getattr(student_cls, "__name__", "your class")
-        raise Failure(f"expected {name}(d_model, n_heads) to make an nn.Module, got "
-                      f"{describe(module)}: write class {name}(nn.Module)")
-    for name in PROJECTIONS:
-        layer = getattr(module, name, None)
-        if not (isinstance(layer, nn.Linear) and layer.in_features == layer.out_features == d_model
-                and layer.bias is not None):
-            raise Failure(f"your module needs {name} = nn.Linear(d_model, d_model), got "
-                          f"{describe(layer)}: the check copies your four projections, by these "
-                          "names, into PyTorch's nn.MultiheadAttention")
-        with torch.no_grad():
-            layer.weight.copy_(torch.randn(d_model, d_model, generator=generator)
-                               / math.sqrt(d_model))
-            layer.bias.copy_(torch.randn(d_model, generator=generator) * 0.1)
-    return module.eval()
+def _build(student_cls, d_model: int, n_heads: int, generator) -> tuple[nn.Module, nn.Module]:
+    """The student's module, holding the weights of a library module built for the same sizes."""
+    module = student_module(student_cls, d_model, n_heads)
+    torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
+    ours = MultiHeadAttention(d_model, n_heads).eval()
+    copy_weights(ours, module, "q_proj, k_proj, v_proj, out_proj, each nn.Linear(d_model, "
+                               "d_model) with a bias")
+    return module.eval(), ours
 
 
-def _torch_mha(module: nn.Module, n_heads: int, query, key, value, mask) -> torch.Tensor:
-    """PyTorch's nn.MultiheadAttention, in float64, holding the student's weights."""
-    d_model = query.shape[-1]
-    torch_mha = nn.MultiheadAttention(d_model, n_heads, batch_first=True, dtype=torch.float64)
-    with torch.no_grad():
-        torch_mha.in_proj_weight.copy_(torch.cat([module.q_proj.weight, module.k_proj.weight,
-                                                  module.v_proj.weight]))
-        torch_mha.in_proj_bias.copy_(torch.cat([module.q_proj.bias, module.k_proj.bias,
-                                                module.v_proj.bias]))
-        torch_mha.out_proj.weight.copy_(module.out_proj.weight)
-        torch_mha.out_proj.bias.copy_(module.out_proj.bias)
+def _torch_mha(ours: nn.Module, query, key, value, mask) -> torch.Tensor:
+    """PyTorch's nn.MultiheadAttention, in float64, holding the weights of ``ours``."""
     attn_mask = None  # PyTorch's bool masks are True where attending is NOT allowed
     if mask is not None:
         per_batch = mask.expand(query.shape[0], query.shape[1], key.shape[1])  # (B, T, S)
-        attn_mask = ~per_batch.repeat_interleave(n_heads, dim=0)  # (B * H, T, S)
-    out, _ = torch_mha(query.double(), key.double(), value.double(), attn_mask=attn_mask,
-                       need_weights=False)
+        attn_mask = ~per_batch.repeat_interleave(ours.n_heads, dim=0)  # (B * H, T, S)
+    out, _ = torch_multihead_attention(ours).double()(
+        query.double(), key.double(), value.double(), attn_mask=attn_mask, need_weights=False)
     return out
 
 
@@ -227,6 +215,7 @@ def _mha_mistakes(module: nn.Module, n_heads: int, query, key, value, mask) -> d
 
 
 @check("MultiHeadAttention module", seed=7)
+@torch.random.fork_rng(devices=[])  # building the library's module draws random weights
 def check_multi_head_attention(student_cls, generator):
     """``student_cls(d_model, n_heads)``: an nn.Module with ``q_proj``, ``k_proj``, ``v_proj``,
     ``out_proj`` (each ``nn.Linear(d_model, d_model)``) whose ``forward(query (B, T, D),
@@ -245,7 +234,7 @@ def check_multi_head_attention(student_cls, generator):
         (12, 4, 3, 4, 6, pattern, "a (B, T, S) mask"),
     ]
     for d_model, n_heads, batch, length, source, mask, what in cases:
-        module = _build(student_cls, d_model, n_heads, generator)
+        module, ours = _build(student_cls, d_model, n_heads, generator)
         query = torch.randn(batch, length, d_model, generator=generator)
         key = (query if source == length and mask is None and "cross" not in what
                else torch.randn(batch, source, d_model, generator=generator))
@@ -259,9 +248,8 @@ def check_multi_head_attention(student_cls, generator):
                                   "axis to broadcast over the H heads: mask.unsqueeze(1) makes it "
                                   f"(B, 1, T, S) ({failure})") from None
                 raise
-            expected = _torch_mha(module, n_heads, query, key, value, mask)
-            mistakes = {hint: wrong for hint, wrong in
-                        _mha_mistakes(module, n_heads, query, key, value, mask).items()}
+            expected = _torch_mha(ours, query, key, value, mask)
+            mistakes = _mha_mistakes(ours, n_heads, query, key, value, mask)
         shown = (f"{what} (d_model={d_model}, n_heads={n_heads}): your output differs from "
                  "nn.MultiheadAttention's with the same weights")
         diagnose([Case(got, expected, mistakes, shown if not isinstance(got, torch.Tensor)

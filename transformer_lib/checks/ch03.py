@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from transformer_lib.attention import MultiHeadAttention
-from transformer_lib.checks._compare import compare, compare_count, python_number
+from transformer_lib.checks._compare import compare, compare_count, python_number, student_module
 from transformer_lib.checks._core import Failure, call, check, describe
 from transformer_lib.feed_forward import FeedForward
 
@@ -168,11 +168,7 @@ def check_feed_forward_module(student_cls, generator):
     the paper's max(0, x W1 + b1) W2 + b2, in eval mode, for one vector, a sequence and batches."""
     for shape, d_ff in [((4,), 16), ((5, 4), 16), ((2, 6, 8), 32), ((2, 3, 5, 6), 24)]:
         d_model = shape[-1]
-        module = call(student_cls, d_model, d_ff)
-        if not isinstance(module, nn.Module):
-            name = getattr(student_cls, "__name__", "your class")
-            raise Failure(f"expected {name}(d_model, d_ff) to make an nn.Module, got "
-                          f"{describe(module)}: write class {name}(nn.Module)")
+        module = student_module(student_cls, d_model, d_ff)
         for name, size_in, size_out in [("linear1", d_model, d_ff), ("linear2", d_ff, d_model)]:
             layer = getattr(module, name, None)
             if not (isinstance(layer, nn.Linear) and (layer.in_features, layer.out_features)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transformer_lib.checks._compare import compare, python_number
+from transformer_lib.checks._compare import compare, python_number, student_module
 from transformer_lib.checks._core import Failure, call, check, describe
 from transformer_lib.feed_forward import FeedForward
 from transformer_lib.normalization import ResidualConnection
@@ -201,16 +201,6 @@ def check_stream_rms(student_fn: Callable[[int], float]):
             raise Failure(f"for {inputs} expected about {expected:.2f}, got {got:.3f}{hint}")
 
 
-def _built(student_cls, *args, **kwargs) -> nn.Module:
-    module = call(student_cls, *args, **kwargs)
-    if not isinstance(module, nn.Module):
-        name = getattr(student_cls, "__name__", "your class")
-        given = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
-        raise Failure(f"expected {name}({given}) to make an nn.Module, got {describe(module)}: "
-                      f"write class {name}(nn.Module)")
-    return module
-
-
 @check("LayerNorm module", seed=7)
 def check_layer_norm_module(student_cls, generator):
     """``student_cls(d_model, eps)``: an nn.Module with parameters ``weight`` and ``bias`` of
@@ -218,7 +208,7 @@ def check_layer_norm_module(student_cls, generator):
     ``nn.LayerNorm``'s holding the same gain and bias, values and gradients (x, weight, bias)."""
     for tensors, (x64, weight64, bias64), eps in _norm_inputs(generator, ("weight", "bias")):
         d_model = tensors["x"].shape[-1]
-        module = _built(student_cls, d_model, eps)
+        module = student_module(student_cls, d_model, eps)
         parameters = dict(module.named_parameters())
         for name in ("weight", "bias"):
             if name not in parameters or tuple(parameters[name].shape) != (d_model,):
@@ -229,36 +219,12 @@ def check_layer_norm_module(student_cls, generator):
                 and torch.equal(parameters["bias"].detach(), torch.zeros(d_model))):
             raise Failure("a new layer norm must start as the identity scaling: weight all ones, "
                           "bias all zeros, as nn.LayerNorm's")
-        with torch.no_grad():
-            parameters["weight"].copy_(tensors["weight"])
-            parameters["bias"].copy_(tensors["bias"])
-        x = tensors["x"].clone().requires_grad_()
-        got = call(module, x)
-        reference = nn.LayerNorm(d_model, eps=eps, dtype=torch.float64)  # PyTorch's own
-        with torch.no_grad():
-            reference.weight.copy_(weight64)
-            reference.bias.copy_(bias64)
-        x_ref = x64.clone().requires_grad_()
-        expected = reference(x_ref)
-        compare(got, expected.detach(), {"x": tensors["x"], "eps": eps},
-                mistakes=_layer_norm_mistakes(x64, weight64, bias64, eps),
-                atol=1e-4 * float(expected.detach().abs().max()))
-        if not got.requires_grad:
-            raise Failure("the values are right but your result is cut off from autograd: use "
-                          "torch operations, without .detach(), .item() or NumPy")
-        upstream = torch.randn(expected.shape, generator=generator).double()
-        right = torch.autograd.grad(expected, [x_ref, reference.weight, reference.bias], upstream)
-        grads = call(torch.autograd.grad, got, [x, parameters["weight"], parameters["bias"]],
-                     upstream.to(got.dtype), allow_unused=True)
-        for name, grad, reference_grad in zip(("x", "weight", "bias"), grads, right):
-            if grad is None:
-                raise Failure(f"the values are right but no gradient reaches {name}: use the "
-                              "parameter itself in forward")
-            try:
-                compare(grad, reference_grad, {}, atol=1e-4 * float(reference_grad.abs().max()))
-            except Failure as failure:
-                raise Failure(f"the values are right but the gradient w.r.t. {name} differs: "
-                              f"{failure}") from None
+
+        def student_fn(x, weight, bias, eps):  # the module, run with the check's gain and bias
+            return torch.func.functional_call(module, {"weight": weight, "bias": bias}, (x,))
+
+        _compare_with_gradients(student_fn, F.layer_norm, tensors, eps,
+                                _layer_norm_mistakes(x64, weight64, bias64, eps))
 
 
 def _residual_as_function(student_cls, norm_first: bool):
@@ -266,7 +232,7 @@ def _residual_as_function(student_cls, norm_first: bool):
     ``norm_first``, with the check's ``norm`` in place of its own."""
 
     def run(x, sublayer, norm):
-        block = _built(student_cls, x.shape[-1], 0.0, norm_first)  # d_model, dropout, norm_first
+        block = student_module(student_cls, x.shape[-1], 0.0, norm_first)  # D, dropout, placement
         if not isinstance(getattr(block, "norm", None), nn.Module):
             raise Failure(f"your block needs its layer norm as an attribute named norm, got "
                           f"{describe(getattr(block, 'norm', None))}: the check puts a layer norm "

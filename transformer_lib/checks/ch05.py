@@ -4,16 +4,16 @@ import copy
 from collections.abc import Callable
 
 import torch
-from torch import nn
 
 from transformer_lib.attention import padding_mask
 from transformer_lib.checks._compare import (
     compare,
     compare_count,
     copy_weights,
+    student_module,
     through_sublayers,
 )
-from transformer_lib.checks._core import Failure, call, check, describe
+from transformer_lib.checks._core import call, check
 from transformer_lib.config import TransformerConfig
 from transformer_lib.encoder import Encoder, EncoderLayer
 from transformer_lib.reference import torch_encoder_layer
@@ -49,19 +49,16 @@ def _typical_layer_mistakes(layer: EncoderLayer, x: torch.Tensor, mask: torch.Te
     }
 
 
-@check("encoder layer", seed=5)
-@torch.random.fork_rng(devices=[])  # building the layers draws random weights
-def check_encoder_layer(student_fn: Callable, generator):
-    """``student_fn(x (B, S, D), mask (B, 1, S), self_attn, ffn, norm1, norm2, norm_first)`` ->
-    ``(B, S, D)``, as ``nn.TransformerEncoderLayer`` with the same weights (mask True: real)."""
-    sizes = [(2, 5, 8, 2, 16, False, "relu"), (3, 7, 16, 4, 32, True, "relu"),
-             (2, 6, 12, 3, 24, False, "gelu"), (4, 4, 16, 2, 64, True, "gelu")]
+def _encoder_cases(generator, sizes):
+    """For each ``(B, S, D, H, F, norm_first, activation)``: a library ``EncoderLayer`` whose norms
+    have their own gain and bias (as trained ones do), its config, an input and a padding mask
+    ``(B, 1, S)`` with one sequence unpadded and one padded."""
     for batch, length, d_model, n_heads, d_ff, norm_first, activation in sizes:
         torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
         cfg = TransformerConfig(vocab_size=10, d_model=d_model, n_heads=n_heads, d_ff=d_ff,
                                 dropout=0.0, norm_first=norm_first, activation=activation)
         layer = EncoderLayer(cfg).eval()
-        with torch.no_grad():  # trained norms have their own gain and bias
+        with torch.no_grad():
             for norm in (layer.attn_block.norm, layer.ffn_block.norm):
                 norm.weight.copy_(torch.rand(d_model, generator=generator) + 0.5)
                 norm.bias.copy_(torch.randn(d_model, generator=generator) * 0.5)
@@ -69,16 +66,32 @@ def check_encoder_layer(student_fn: Callable, generator):
         lengths = torch.randint(1, length + 1, (batch,), generator=generator)
         lengths[0] = length  # one sequence without padding, one with (at least length 1)
         lengths[1] = max(1, length - 2)
-        mask = padding_mask(lengths, length)  # (B, 1, S)
+        yield layer, cfg, x, padding_mask(lengths, length)
+
+
+def _compare_encoder_layer(got, layer, cfg, x, mask) -> None:
+    """``got`` against ``nn.TransformerEncoderLayer`` holding ``layer``'s weights, in float64."""
+    inputs = {"x": x, "mask": mask, "norm_first": cfg.norm_first, "activation": cfg.activation}
+    with torch.no_grad():
+        x = x.double()
+        expected = torch_encoder_layer(layer, cfg).double()(
+            x, src_key_padding_mask=~mask.squeeze(1))
+        mistakes = _typical_layer_mistakes(copy.deepcopy(layer).double(), x, mask, cfg.norm_first)
+    compare(got, expected, inputs, mistakes=mistakes)
+
+
+@check("encoder layer", seed=5)
+@torch.random.fork_rng(devices=[])  # building the layers draws random weights
+def check_encoder_layer(student_fn: Callable, generator):
+    """``student_fn(x (B, S, D), mask (B, 1, S), self_attn, ffn, norm1, norm2, norm_first)`` ->
+    ``(B, S, D)``, as ``nn.TransformerEncoderLayer`` with the same weights (mask True: real)."""
+    sizes = [(2, 5, 8, 2, 16, False, "relu"), (3, 7, 16, 4, 32, True, "relu"),
+             (2, 6, 12, 3, 24, False, "gelu"), (4, 4, 16, 2, 64, True, "gelu")]
+    for layer, cfg, x, mask in _encoder_cases(generator, sizes):
         with torch.no_grad():
             got = call(student_fn, x, mask, layer.self_attn, layer.ffn, layer.attn_block.norm,
-                       layer.ffn_block.norm, norm_first)
-            inputs = {"x": x, "mask": mask, "norm_first": norm_first, "activation": activation}
-            x = x.double()  # the reference, PyTorch's layer with our weights, in float64
-            expected = torch_encoder_layer(layer, cfg).double()(
-                x, src_key_padding_mask=~mask.squeeze(1))
-            mistakes = _typical_layer_mistakes(copy.deepcopy(layer).double(), x, mask, norm_first)
-        compare(got, expected, inputs, mistakes=mistakes)
+                       layer.ffn_block.norm, cfg.norm_first)
+        _compare_encoder_layer(got, layer, cfg, x, mask)
 
 
 @check("padding mask from token ids", seed=6)
@@ -157,31 +170,12 @@ def check_encoder_layer_module(student_cls, generator):
     ``self_attn``, ``ffn``, ``attn_block`` and ``ffn_block`` (the library's names; each block's
     layer norm is its ``norm``) whose ``forward(x (B, S, D), mask (B, 1, S))`` equals
     ``nn.TransformerEncoderLayer`` holding the same weights, post-LN and pre-LN, in eval mode."""
-    for batch, length, d_model, n_heads, d_ff, norm_first in [
-            (2, 5, 8, 2, 16, False), (3, 7, 16, 4, 32, True), (2, 6, 12, 3, 24, False)]:
-        torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
-        cfg = TransformerConfig(vocab_size=10, d_model=d_model, n_heads=n_heads, d_ff=d_ff,
-                                dropout=0.0, norm_first=norm_first)
-        ours = EncoderLayer(cfg).eval()
-        with torch.no_grad():  # trained norms have their own gain and bias
-            for norm in (ours.attn_block.norm, ours.ffn_block.norm):
-                norm.weight.copy_(torch.rand(d_model, generator=generator) + 0.5)
-                norm.bias.copy_(torch.randn(d_model, generator=generator) * 0.5)
-        student = call(student_cls, d_model, n_heads, d_ff, 0.0, norm_first)
-        if not isinstance(student, nn.Module):
-            name = getattr(student_cls, "__name__", "your class")
-            raise Failure(f"expected {name}(d_model, n_heads, d_ff, dropout, norm_first) to make "
-                          f"an nn.Module, got {describe(student)}")
-        copy_weights(ours, student, "self_attn, ffn, attn_block.norm, ffn_block.norm")
-        x = torch.randn(batch, length, d_model, generator=generator)
-        lengths = torch.tensor([length, max(1, length - 2)] + [length - 1] * (batch - 2))
-        mask = padding_mask(lengths, length)  # (B, 1, S): one sequence without padding
+    sizes = [(2, 5, 8, 2, 16, False, "relu"), (3, 7, 16, 4, 32, True, "relu"),
+             (2, 6, 12, 3, 24, False, "relu")]
+    for layer, cfg, x, mask in _encoder_cases(generator, sizes):
+        student = student_module(student_cls, cfg.d_model, cfg.n_heads, cfg.d_ff, 0.0,
+                                 cfg.norm_first)
+        copy_weights(layer, student, "self_attn, ffn, attn_block.norm, ffn_block.norm")
         with torch.no_grad():
             got = call(student.eval(), x, mask)
-            x64 = x.double()  # the reference, PyTorch's layer with these weights, in float64
-            expected = torch_encoder_layer(ours, cfg).double()(
-                x64, src_key_padding_mask=~mask.squeeze(1))
-            mistakes = _typical_layer_mistakes(copy.deepcopy(ours).double(), x64, mask,
-                                               norm_first)
-        compare(got, expected, {"x": x, "mask": mask, "norm_first": norm_first},
-                mistakes=mistakes)
+        _compare_encoder_layer(got, layer, cfg, x, mask)

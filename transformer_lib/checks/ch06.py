@@ -5,7 +5,6 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from transformer_lib.attention import causal_mask, padding_mask
 from transformer_lib.checks._compare import (
@@ -13,9 +12,10 @@ from transformer_lib.checks._compare import (
     compare_count,
     copy_weights,
     matches,
+    student_module,
     through_sublayers,
 )
-from transformer_lib.checks._core import Failure, call, check, describe
+from transformer_lib.checks._core import Failure, call, check
 from transformer_lib.config import TransformerConfig
 from transformer_lib.decoder import DecoderLayer
 from transformer_lib.models import Transformer
@@ -219,11 +219,8 @@ def check_decoder_layer_module(student_cls, generator):
     holding the same weights, post-LN and pre-LN, for causal and padded target masks."""
     sizes = [(False, 1, 4, 4, 8, 2, 16), (False, 2, 5, 7, 16, 4, 32), (True, 2, 5, 7, 16, 4, 32)]
     for layer, cfg, x, memory, tgt_mask, memory_mask in _decoder_cases(generator, sizes):
-        student = call(student_cls, cfg.d_model, cfg.n_heads, cfg.d_ff, 0.0, cfg.norm_first)
-        if not isinstance(student, nn.Module):
-            name = getattr(student_cls, "__name__", "your class")
-            raise Failure(f"expected {name}(d_model, n_heads, d_ff, dropout, norm_first) to make "
-                          f"an nn.Module, got {describe(student)}")
+        student = student_module(student_cls, cfg.d_model, cfg.n_heads, cfg.d_ff, 0.0,
+                                 cfg.norm_first)
         copy_weights(layer, student, "self_attn, cross_attn, ffn, self_attn_block.norm, "
                                      "cross_attn_block.norm, ffn_block.norm")
         with torch.no_grad():
