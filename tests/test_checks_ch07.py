@@ -2,59 +2,136 @@
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+import transformer_lib as tl
 from transformer_lib import checks, losses, training
-from transformer_lib.data import make_seq2seq_batch, pad_sequences
+from transformer_lib.data import EOS_ID, PAD_ID
 
 
-def right_noam(step, d_model, warmup):
-    return d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
+def right_loss(model, batch, smoothing=0.0):
+    logits = model(batch.src, batch.tgt_in)  # (B, T, V)
+    return F.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD_ID,
+                           label_smoothing=smoothing)
 
 
-def noam_in_float32(step, d_model, warmup):
-    step, d_model, warmup = (torch.tensor(float(x)) for x in (step, d_model, warmup))
-    return (d_model**-0.5 * torch.minimum(step**-0.5, step * warmup**-1.5)).item()
+def loss_with(logits_of, labels_of, **options):
+    def loss(model, batch, smoothing):
+        logits = logits_of(model, batch).flatten(0, 1)
+        return F.cross_entropy(logits, labels_of(batch).flatten(), **{
+            "ignore_index": PAD_ID, "label_smoothing": smoothing, **options})
+    return loss
 
 
-def right_smoothed(logits, targets, eps, pad_id):
-    keep = targets != pad_id
-    log_probs = logits[keep].log_softmax(-1)  # (N_kept, V)
-    n_classes = logits.shape[-1]
-    dist = torch.full_like(log_probs, eps / n_classes)
-    dist.scatter_add_(-1, targets[keep][:, None], torch.full_like(log_probs[:, :1], 1 - eps))
-    return -(dist * log_probs).sum(-1).mean()
+def teacher_forced(model, batch):
+    return model(batch.src, batch.tgt_in)
 
 
-def notebook_smoothed(logits, targets, eps, pad_id):
-    """The notebook's solution: a float32 one-hot target, so float64 logits give a float64 loss."""
-    keep = targets != pad_id
-    n_classes = logits.shape[-1]
-    q = (1 - eps) * F.one_hot(targets[keep], n_classes).float() + eps / n_classes
-    return -(q * logits[keep].log_softmax(dim=-1)).sum(dim=-1).mean()
+def right_step(model, batch, loss_fn, optimizer, scheduler, clip_norm):
+    optimizer.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    if clip_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    scheduler.step()
+    return loss.item()
 
 
-def other_convention(logits, targets, eps, pad_id):
-    keep = targets != pad_id
-    log_probs = logits[keep].log_softmax(-1)
-    dist = torch.full_like(log_probs, eps / (logits.shape[-1] - 1))
-    dist.scatter_(-1, targets[keep][:, None], 1 - eps)
-    return -(dist * log_probs).sum(-1).mean()
+def step_without(part):
+    def step(model, batch, loss_fn, optimizer, scheduler, clip_norm):
+        if part != "zero_grad":
+            optimizer.zero_grad()
+        loss = loss_fn(model, batch)
+        loss.backward()
+        if part != "clip" and clip_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        optimizer.step()
+        if part != "scheduler":
+            scheduler.step()
+        return loss if part == "detach" else loss.detach()
+    return step
 
 
-def right_batch(pairs, pad_id, bos_id, eos_id):
-    src = pad_sequences([s for s, _ in pairs], pad_id)
-    tgt_in = pad_sequences([[bos_id, *t] for _, t in pairs], pad_id)
-    tgt_out = pad_sequences([[*t, eos_id] for _, t in pairs], pad_id)
-    return src, tgt_in, tgt_out
+def right_batches(lengths, max_tokens):
+    batches = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if batches and (len(batches[-1]) + 1) * lengths[i] <= max_tokens:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
-def left_padded_batch(pairs, pad_id, bos_id, eos_id):
-    def left(seqs):
-        longest = max(map(len, seqs))
-        return torch.tensor([[pad_id] * (longest - len(s)) + list(s) for s in seqs])
+def unsorted_batches(lengths, max_tokens):
+    batches = []
+    for i, n in enumerate(lengths):
+        if batches and (len(batches[-1]) + 1) * max(n, *(lengths[j] for j in batches[-1])) \
+                <= max_tokens:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
-    return (left([s for s, _ in pairs]), left([[bos_id, *t] for _, t in pairs]),
-            left([[*t, eos_id] for _, t in pairs]))
+
+def batches_counting_real_tokens(lengths, max_tokens):
+    batches, used = [], 0
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if batches and used + lengths[i] <= max_tokens:
+            batches[-1].append(i)
+            used += lengths[i]
+        else:
+            batches.append([i])
+            used = lengths[i]
+    return batches
+
+
+class Reverser(nn.Module):
+    """A model that reverses by construction: what a perfectly trained one decodes."""
+
+    def __init__(self, vocab_size=8):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.unused = nn.Parameter(torch.zeros(1))
+
+    def source_mask(self, src):
+        return None
+
+    def encode(self, src, src_mask=None):
+        return src.unsqueeze(-1).float()  # (B, S, 1)
+
+    def decode(self, tgt, memory, tgt_mask=None, memory_mask=None):
+        src = memory.squeeze(-1).long()  # (B, S)
+        lengths = (src != PAD_ID).sum(dim=1)
+        answer = torch.full((len(src), tgt.shape[1]), EOS_ID)
+        for row, n in enumerate(lengths.tolist()):
+            steps = min(n, tgt.shape[1])
+            answer[row, :steps] = src[row, :n].flip(0)[:steps]
+        return nn.functional.one_hot(answer, self.vocab_size).float() * 10  # (B, T, V)
+
+    def forward(self, src, tgt):
+        return self.decode(tgt, self.encode(src))
+
+
+class Copier(Reverser):
+    """Writes the source back unreversed, with one of the learner's parts broken inside."""
+
+    def __init__(self):
+        super().__init__()
+        self.ffn = type("FeedForward", (nn.Module,), {
+            "__module__": "my_transformer",
+            "__init__": lambda self, d_model, d_ff, dropout=0.0: nn.Module.__init__(self),
+            "forward": lambda self, x: x,
+        })(4, 8)
+
+    def encode(self, src, src_mask=None):
+        return src.flip(1).unsqueeze(-1).float()
+
+
+def untrained_transformer():
+    torch.manual_seed(0)
+    return tl.Transformer(tl.TransformerConfig(vocab_size=8, d_model=16, n_heads=2, d_ff=32,
+                                               n_layers=1, dropout=0.0, max_len=32))
 
 
 def right_mask(ids, mask_id, vocab_size, pad_id, generator):
@@ -97,72 +174,36 @@ def no_random_tokens(ids, mask_id, vocab_size, pad_id, generator):
 
 
 RIGHT = [
-    (checks.check_noam_lr, right_noam),
-    (checks.check_noam_lr, lambda s, d, w: training.noam_lr(s, d, w)),
-    (checks.check_noam_lr, noam_in_float32),
-    (checks.check_smoothed_cross_entropy, right_smoothed),
-    (checks.check_smoothed_cross_entropy,
-     lambda lo, t, e, p: losses.label_smoothed_cross_entropy(lo, t, e, p)),
-    (checks.check_smoothed_cross_entropy, notebook_smoothed),
-    (checks.check_smoothed_cross_entropy,
-     lambda lo, t, e, p: notebook_smoothed(lo.double(), t, e, p)),
-    (checks.check_seq2seq_batch, right_batch),
-    (checks.check_seq2seq_batch, make_seq2seq_batch),
+    (checks.check_seq2seq_loss, right_loss),
+    (checks.check_seq2seq_loss, losses.seq2seq_loss),
+    (checks.check_train_step, right_step),
+    (checks.check_train_step, training.train_step),
+    (checks.check_token_batches, right_batches),
     (checks.check_mask_tokens, right_mask),
+    (checks.check_trained_transformer, Reverser()),
 ]
 
 WRONG = [
-    (checks.check_noam_lr, lambda s, d, w: d**-0.5 * s**-0.5, "the warmup is missing"),
-    (checks.check_noam_lr, lambda s, d, w: d**-0.5 * s * w**-1.5, "the decay is missing"),
-    (checks.check_noam_lr, lambda s, d, w: d**-0.5 * max(s**-0.5, s * w**-1.5), "max"),
-    (checks.check_noam_lr, lambda s, d, w: min(s**-0.5, s * w**-1.5), "d_model^-0.5 is missing"),
-    (checks.check_noam_lr, lambda s, d, w: d**-0.5 * min(s**-0.5, s * w**-0.5), "warmup^-1.5"),
-    (checks.check_noam_lr, lambda s, d, w: right_noam(s + 1, d, w), "step starts at 1"),
-    (checks.check_noam_lr, lambda s, d, w: torch.tensor(right_noam(s, d, w)), "use .item()"),
-    (checks.check_noam_lr, lambda s, d, w: 2 * right_noam(s, d, w), "expected"),
-    (checks.check_smoothed_cross_entropy,
-     lambda lo, t, e, p: F.cross_entropy(lo, t, ignore_index=p), "the smoothing is missing"),
-    (checks.check_smoothed_cross_entropy,
-     lambda lo, t, e, p: F.cross_entropy(lo, t, label_smoothing=e),
+    (checks.check_seq2seq_loss, loss_with(teacher_forced, lambda b: b.tgt_out, ignore_index=-100),
      "padding positions are counted"),
-    (checks.check_smoothed_cross_entropy,
-     lambda lo, t, e, p: F.cross_entropy(lo, t, label_smoothing=e, ignore_index=p, reduction="sum"),
-     "summed"),
-    (checks.check_smoothed_cross_entropy,
-     lambda lo, t, e, p: F.cross_entropy(lo, t, label_smoothing=e, ignore_index=p, reduction="sum")
-     / len(t), "divided by all N positions"),
-    (checks.check_smoothed_cross_entropy, other_convention, "V - 1 wrong classes"),
-    (checks.check_smoothed_cross_entropy,
-     lambda lo, t, e, p: F.cross_entropy(lo, t, label_smoothing=e, ignore_index=p).item(),
-     "expected a torch.Tensor"),
-    (checks.check_seq2seq_batch,
-     lambda pairs, p, b, e: (right_batch(pairs, p, b, e)[0],)
-     + (right_batch(pairs, p, b, e)[2],) * 2,
-     "tgt_in is not shifted"),
-    (checks.check_seq2seq_batch,
-     lambda pairs, p, b, e: right_batch([(s, t) for s, t in pairs], p, b, e)[:2]
-     + (pad_sequences([t for _, t in pairs], p),), "must end with eos_id"),
-    (checks.check_seq2seq_batch,
-     lambda pairs, p, b, e: (right_batch(pairs, p, b, e)[0],
-                             pad_sequences([[b, *t, e] for _, t in pairs], p),
-                             right_batch(pairs, p, b, e)[2]), "must not end with eos_id"),
-    (checks.check_seq2seq_batch, left_padded_batch, "padded on the left"),
-    (checks.check_seq2seq_batch, lambda pairs, p, b, e: right_batch(pairs, 0, b, e),
-     "pad with pad_id"),
-    (checks.check_seq2seq_batch,
-     lambda pairs, p, b, e: (right_batch(pairs, p, b, e)[0],
-                             pad_sequences([t for _, t in pairs], p),
-                             right_batch(pairs, p, b, e)[2]), "prepend bos_id"),
-    (checks.check_seq2seq_batch,
-     lambda pairs, p, b, e: right_batch(pairs, p, b, e)[:2] + (right_batch(pairs, p, b, e)[1],),
-     "tgt_out is shifted like tgt_in"),
-    (checks.check_seq2seq_batch,
-     lambda pairs, p, b, e: right_batch(pairs, p, b, e)[:2]
-     + (pad_sequences([[b, *t, e] for _, t in pairs], p),), "must not start with bos_id"),
-    (checks.check_seq2seq_batch, lambda pairs, p, b, e: right_batch(pairs, p, b, e)[1], "expected"),
-    (checks.check_seq2seq_batch,
-     lambda pairs, p, b, e: tuple(x.float() for x in right_batch(pairs, p, b, e)),
-     "dtype torch.long"),
+    (checks.check_seq2seq_loss, loss_with(teacher_forced, lambda b: b.tgt_in),
+     "the labels are not shifted"),
+    (checks.check_seq2seq_loss, loss_with(lambda m, b: m(b.src, b.tgt_out), lambda b: b.tgt_out),
+     "the decoder reads the answer"),
+    (checks.check_seq2seq_loss, lambda m, b, s: right_loss(m, b, 0.0),
+     "label smoothing is missing"),
+    (checks.check_seq2seq_loss, lambda m, b, s: right_loss(m, b, s) * 2, "expected"),
+    (checks.check_seq2seq_loss, lambda m, b, s: m(b.src, b.tgt_in).mean(dim=-1), "one number"),
+    (checks.check_train_step, step_without("zero_grad"), "call optimizer.zero_grad()"),
+    (checks.check_train_step, step_without("clip"), "the gradient is not clipped"),
+    (checks.check_train_step, step_without("scheduler"), "the schedule never moves"),
+    (checks.check_train_step, step_without("detach"), "return loss.detach()"),
+    (checks.check_token_batches, lambda lengths, m: [[i] for i in range(len(lengths))],
+     "fill each batch up to max_tokens"),
+    (checks.check_token_batches, unsorted_batches, "put examples of similar length together"),
+    (checks.check_token_batches, batches_counting_real_tokens, "padding included"),
+    (checks.check_token_batches, lambda lengths, m: right_batches(lengths, m)[:-1],
+     "are missing"),
     (checks.check_mask_tokens, mask_all_chosen, "only 80% should"),
     (checks.check_mask_tokens, labels_everywhere, "set them to -100"),
     (checks.check_mask_tokens, pad_chosen_too, "never choose pad_id"),
@@ -174,6 +215,8 @@ WRONG = [
     (checks.check_mask_tokens, global_random_stream, "generators of the same seed"),
     (checks.check_mask_tokens, lambda ids, m, v, p, g: (ids, ids), "set them to -100"),
     (checks.check_mask_tokens, lambda ids, m, v, p, g: (ids.float(), ids), "dtype torch.long"),
+    (checks.check_trained_transformer, untrained_transformer(), "look at the training"),
+    (checks.check_trained_transformer, Copier(), "your FeedForward fails chapter 3's check"),
 ]
 
 
@@ -181,7 +224,7 @@ def test_checks_leave_the_global_random_stream_alone():
     torch.manual_seed(0)
     expected = torch.rand(3)
     torch.manual_seed(0)
-    checks.check_smoothed_cross_entropy(right_smoothed)
-    checks.check_seq2seq_batch(right_batch)
+    checks.check_seq2seq_loss(right_loss)
+    checks.check_train_step(right_step)
     checks.check_mask_tokens(right_mask)
     torch.testing.assert_close(torch.rand(3), expected)

@@ -160,3 +160,33 @@ def test_an_injected_embedding_replaces_the_papers():
     mask = tl.attention.padding_mask_from_ids(ids, 0)  # (B, 1, S)
     expected = encoder.stack(encoder.embedding.inner(ids) * 3.0, mask)
     torch.testing.assert_close(encoder(ids, scale=3.0), expected)  # extra inputs reach it
+
+
+def test_layers_of_ones_own_make_the_same_model_and_the_decoder_masks_the_future():
+    """Chapter 7 builds tl.Transformer from layers passed in (``EncoderLayer.sized`` stands for a
+    learner's): with the same seed it is the same model as the default one."""
+    cfg = config(16, 2, 32, 2, False)
+    torch.manual_seed(0)
+    default = tl.Transformer(cfg).eval()
+    torch.manual_seed(0)
+    sizes = (16, 2, 32, 0.0, False)
+    encoder = tl.Encoder(cfg, layers=(tl.EncoderLayer.sized(*sizes) for _ in range(2)))
+    decoder = tl.Decoder(cfg, layers=(tl.DecoderLayer.sized(*sizes) for _ in range(2)))
+    built = tl.Transformer(cfg, encoder=encoder, decoder=decoder).eval()
+    src, tgt = torch.randint(1, 40, (2, 5)), torch.randint(1, 40, (2, 4))
+    torch.testing.assert_close(built(src, tgt), default(src, tgt))
+
+    class Unmasked(torch.nn.Module):  # a layer that applies whatever mask it is given
+        def __init__(self):
+            super().__init__()
+            self.inner = tl.DecoderLayer.sized(*sizes)
+
+        def forward(self, x, memory, tgt_mask=None, memory_mask=None):
+            assert tgt_mask is not None, "the decoder must pass its causal mask"
+            return self.inner(x, memory, tgt_mask, memory_mask)
+
+    decoder = tl.Decoder(cfg, layers=[Unmasked()]).eval()
+    memory = torch.randn(2, 5, 16)
+    changed = tgt.clone()
+    changed[:, -1] = (tgt[:, -1] % 39) + 1  # only the last target token
+    torch.testing.assert_close(decoder(changed, memory)[:, :-1], decoder(tgt, memory)[:, :-1])

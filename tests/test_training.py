@@ -90,6 +90,35 @@ def test_fit_lowers_the_loss_and_records_history():
     assert sum(history.losses[-10:]) < sum(history.losses[:10])
 
 
+def test_fit_runs_the_step_it_is_given_and_the_default_is_train_step():
+    _, default = run(15)
+    calls = []
+
+    def counting_step(model, batch, loss_fn, optimizer, scheduler, clip_norm):
+        calls.append(clip_norm)
+        return training.train_step(model, batch, loss_fn, optimizer, scheduler, clip_norm).item()
+
+    model = tiny_model()
+    optimizer, scheduler = training.noam_optimizer(model, 16, warmup=10)
+    history = training.fit(model, optimizer, batches(TRAIN), loss_fn, 15, scheduler=scheduler,
+                           clip_norm=0.5, step_fn=counting_step, progress=False, log=False)
+    assert calls == [0.5] * 15 and len(history.losses) == 15  # a float loss is read back too
+    assert history.lrs == default.lrs
+
+
+def test_train_step_clips_steps_and_returns_the_detached_loss():
+    model = tiny_model(dropout=0.0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 0.5 ** i)
+    before = [p.detach().clone() for p in model.parameters()]
+    batch = batches(TRAIN)(0)
+    loss = training.train_step(model, batch, loss_fn, optimizer, scheduler, clip_norm=1e-3)
+    assert not loss.requires_grad and torch.isclose(loss, loss_fn(tiny_model(dropout=0.0), batch))
+    moved = torch.cat([(p.detach() - b).flatten() for p, b in zip(model.parameters(), before)])
+    torch.testing.assert_close(moved.norm(), torch.tensor(1e-3))  # SGD, lr 1: the clipped norm
+    assert scheduler.last_epoch == 1 and optimizer.param_groups[0]["lr"] == 0.5
+
+
 def test_resumed_run_equals_the_uninterrupted_run(tmp_path):
     full_model, full = run(40)
     path = tmp_path / "run.pt"

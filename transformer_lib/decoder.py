@@ -5,6 +5,8 @@ See: notebooks/06_decoder.ipynb
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -41,6 +43,14 @@ class DecoderLayer(nn.Module):
         ]
         self.self_attn_block, self.cross_attn_block, self.ffn_block = blocks
 
+    @classmethod
+    def sized(cls, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
+              norm_first: bool = False) -> "DecoderLayer":
+        """A layer made from its sizes, with the arguments of the exercises' layers (chapters
+        5 to 7), so that ``parts.load`` can fall back on it."""
+        return cls(TransformerConfig(vocab_size=1, d_model=d_model, n_heads=n_heads, d_ff=d_ff,
+                                     dropout=dropout, norm_first=norm_first, pad_id=None))
+
     def forward(
         self,
         x: torch.Tensor,
@@ -61,17 +71,23 @@ class Decoder(nn.Module):
     Args:
         cfg: the sizes and switches (the target vocabulary is ``cfg.target_vocab_size``).
         embedding: the input layer, ids ``(B, T)`` to ``(B, T, D)``; default: the paper's.
+        layers: the N layers, each called as ``layer(x, memory, tgt_mask, memory_mask)``;
+            default: ``cfg.decoder_layers`` of ``DecoderLayer(cfg)``.
 
     Shape:
-        ids ``(B, T)``, memory ``(B, S, D)``, masks as in ``DecoderLayer``; returns ``(B, T, D)``.
+        ids ``(B, T)``, memory ``(B, S, D)``, masks as in ``DecoderLayer`` (tgt_mask default:
+        causal, made here once for every layer); returns ``(B, T, D)``.
     """
 
-    def __init__(self, cfg: TransformerConfig, embedding: nn.Module | None = None):
+    def __init__(self, cfg: TransformerConfig, embedding: nn.Module | None = None,
+                 layers: Iterable[nn.Module] | None = None):
         super().__init__()
         self.cfg = cfg
         self.embedding = (transformer_embedding(cfg, cfg.target_vocab_size) if embedding is None
                           else embedding)
-        self.stack = LayerStack((DecoderLayer(cfg) for _ in range(cfg.decoder_layers)), cfg)
+        if layers is None:
+            layers = (DecoderLayer(cfg) for _ in range(cfg.decoder_layers))
+        self.stack = LayerStack(layers, cfg)
 
     def forward(
         self,
@@ -87,4 +103,6 @@ class Decoder(nn.Module):
                 f"memory must have shape (B={ids.shape[0]}, S, D={self.cfg.d_model}), "
                 f"got {tuple(memory.shape)}"
             )
+        if tgt_mask is None:
+            tgt_mask = causal_mask(ids.shape[1], device=ids.device)  # (T, T)
         return self.stack(self.embedding(ids), memory, tgt_mask, memory_mask)  # (B, T, D)

@@ -40,6 +40,14 @@ class EncoderLayer(nn.Module):
         self.ffn_block = ResidualConnection(cfg.d_model, cfg.dropout, cfg.norm_first,
                                             cfg.layer_norm_eps)
 
+    @classmethod
+    def sized(cls, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
+              norm_first: bool = False) -> "EncoderLayer":
+        """A layer made from its sizes, with the arguments of the exercises' layers (chapters
+        5 to 7), so that ``parts.load`` can fall back on it."""
+        return cls(TransformerConfig(vocab_size=1, d_model=d_model, n_heads=n_heads, d_ff=d_ff,
+                                     dropout=dropout, norm_first=norm_first, pad_id=None))
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
                 cache=None) -> torch.Tensor:
         x = self.attn_block(x, lambda h: self.self_attn(h, mask=mask, cache=cache))  # (B, S, D)
@@ -103,6 +111,8 @@ class Encoder(nn.Module):
         embedding: the input layer, a module mapping ids ``(B, S)`` to ``(B, S, D)``; default:
             ``transformer_embedding(cfg)``, the paper's. Chapter 11 injects one that adds word
             features, chapter 12 BERT's.
+        layers: the N layers, each called as ``layer(x, mask)``; default: ``cfg.n_layers`` of
+            ``EncoderLayer(cfg)``. Chapter 7 builds the encoder from the learner's own layers.
 
     Shape:
         ids ``(B, S)`` integer, mask bool ``(B, 1, S)`` (True at real tokens; default: built from
@@ -110,11 +120,14 @@ class Encoder(nn.Module):
         BERT's ``token_type_ids``).
     """
 
-    def __init__(self, cfg: TransformerConfig, embedding: nn.Module | None = None):
+    def __init__(self, cfg: TransformerConfig, embedding: nn.Module | None = None,
+                 layers: Iterable[nn.Module] | None = None):
         super().__init__()
         self.cfg = cfg
         self.embedding = transformer_embedding(cfg) if embedding is None else embedding
-        self.stack = LayerStack((EncoderLayer(cfg) for _ in range(cfg.n_layers)), cfg)
+        if layers is None:
+            layers = (EncoderLayer(cfg) for _ in range(cfg.n_layers))
+        self.stack = LayerStack(layers, cfg)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None,
                 **embedding_inputs) -> torch.Tensor:

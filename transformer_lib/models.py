@@ -24,17 +24,23 @@ class Transformer(nn.Module):
     With ``cfg.share_embeddings`` (the paper, section 3.4) the source embedding, the target
     embedding and the output layer share one ``(V, D)`` matrix.
 
+    Args:
+        cfg: the sizes and switches.
+        encoder, decoder: default ``Encoder(cfg)`` and ``Decoder(cfg)``; chapter 7 passes ones
+            built from the learner's own layers.
+
     Shape:
         src ``(B, S)``, tgt ``(B, T)`` integer ids; src_mask bool ``(B, 1, S)`` (default: from
         ``cfg.pad_id``), tgt_mask bool ``(T, T)`` or ``(B, T, T)`` (default: causal);
         returns logits ``(B, T, V)``.
     """
 
-    def __init__(self, cfg: TransformerConfig):
+    def __init__(self, cfg: TransformerConfig, encoder: Encoder | None = None,
+                 decoder: Decoder | None = None):
         super().__init__()
         self.cfg = cfg
-        self.encoder = Encoder(cfg)
-        self.decoder = Decoder(cfg)
+        self.encoder = Encoder(cfg) if encoder is None else encoder
+        self.decoder = Decoder(cfg) if decoder is None else decoder
         self.output = nn.Linear(cfg.d_model, cfg.target_vocab_size, bias=not cfg.share_embeddings)
         if cfg.share_embeddings:
             shared = self.encoder.embedding.token.table.weight  # (V, D)

@@ -22,7 +22,7 @@ from transformer_lib import _validate
 from transformer_lib.checkpoint import save_checkpoint
 from transformer_lib.history import History
 
-__all__ = ["fit", "noam_lr", "noam_optimizer"]
+__all__ = ["fit", "noam_lr", "noam_optimizer", "train_step"]
 
 READ_EVERY = 50  # fit reads the losses back from the device once per this many steps
 
@@ -51,6 +51,30 @@ def noam_optimizer(
         optimizer, lambda i: noam_lr(i + 1, d_model, warmup, factor)
     )
     return optimizer, scheduler
+
+
+def train_step(
+    model: nn.Module,
+    batch,
+    loss_fn: Callable[[nn.Module, object], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    scheduler=None,
+    clip_norm: float | None = 1.0,
+) -> torch.Tensor:
+    """One optimizer step on ``batch``; returns the loss, detached (still on the device).
+
+    Forget the last step's gradients, compute ``loss_fn(model, batch)``, backpropagate, clip the
+    gradient to the norm ``clip_norm`` (None: no clipping), step the optimizer, then the schedule.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_fn(model, batch)
+    loss.backward()
+    if clip_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return loss.detach()
 
 
 def _to_device(batch, device):
@@ -109,13 +133,16 @@ def fit(
     history: History | None = None,
     progress: bool = True,
     log: bool = True,
+    step_fn: Callable = train_step,
 ) -> History:
     """Train ``model`` until ``steps`` optimizer steps are done in total, and return the history.
 
-    Each step: ``batch = get_batch(step)`` (moved to the model's device), ``loss = loss_fn(model,
-    batch)``, backward, gradient clipping to ``clip_norm`` (None: no clipping), optimizer step,
-    scheduler step. ``evaluate(model)`` (run under ``model.eval()`` and ``torch.no_grad()``)
-    returns named metrics every ``eval_every`` steps and at the end. A checkpoint is written to
+    Each step: ``batch = get_batch(step)`` (moved to the model's device), then
+    ``step_fn(model, batch, loss_fn, optimizer, scheduler, clip_norm)``, by default
+    :func:`train_step`: the loss, backward, gradient clipping to ``clip_norm`` (None: no
+    clipping), optimizer step, scheduler step. Chapter 7 passes the learner's own step.
+    ``evaluate(model)`` (run under ``model.eval()`` and ``torch.no_grad()``) returns named
+    metrics every ``eval_every`` steps and at the end. A checkpoint is written to
     ``checkpoint`` every ``checkpoint_every`` steps and at the end.
 
     ``progress`` shows a tqdm bar (a widget in Jupyter) unless the environment sets
@@ -153,16 +180,9 @@ def fit(
     try:
         while history.step < steps:
             batch = _to_device(get_batch(history.step), device)
-            loss = loss_fn(model, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip_norm is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-            history.lrs.append(optimizer.param_groups[0]["lr"])
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            pending.append(loss.detach())
+            history.lrs.append(optimizer.param_groups[0]["lr"])  # the rate this step uses
+            loss = step_fn(model, batch, loss_fn, optimizer, scheduler, clip_norm)
+            pending.append(torch.as_tensor(loss, device=device).detach().reshape(()))
             history.step += 1
             bar.update(1)
             evaluating = evaluate is not None and eval_every and history.step % eval_every == 0

@@ -22,7 +22,7 @@ _CHECKS = {  # chapter module -> the checks it defines, without their "check_" p
             "encoder_layer_module",
     "ch06": "shift_right cross_attention decoder_layer transformer_parameter_count "
             "decoder_layer_module",
-    "ch07": "noam_lr smoothed_cross_entropy seq2seq_batch mask_tokens",
+    "ch07": "seq2seq_loss train_step token_batches mask_tokens trained_transformer",
     "ch08": "detokenize hard_alignment split_by_number translation_scores",
     "ch09": "lm_shift top_k_filter top_p_filter cached_attention_step perplexity",
     "ch10": "masked_max_pool attention_pool confusion_matrix",

@@ -1,133 +1,208 @@
-"""Checks for the exercises of chapter 7 (training)."""
+"""Checks for the exercises of chapter 7 (training): the loss, the training step, batches by
+length, BERT's masking, and the capstone, a trained Transformer."""
 
 from collections.abc import Callable
 
+import warnings
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from transformer_lib.checks._compare import Case, compare, diagnose, matches, python_number, unpack
-from transformer_lib.checks._core import Failure, call, check
-from transformer_lib.data.batching import make_seq2seq_batch, pad_sequences
-from transformer_lib.training import noam_lr
+from transformer_lib.checks._compare import Case, compare, diagnose, matches, unpack
+from transformer_lib.checks._core import Failure, call, check, describe
+from transformer_lib.config import TransformerConfig
+from transformer_lib.data.batching import make_seq2seq_batch
+from transformer_lib.data.tasks import BOS_ID, EOS_ID, PAD_ID, SequenceTask
+from transformer_lib.decoding import exact_match, greedy_decode
+from transformer_lib.losses import seq2seq_loss
+from transformer_lib.models import Transformer
+from transformer_lib.training import train_step
 
 
-def _noam_mistakes(step: int, d_model: int, warmup: int) -> dict[str, float]:
-    scale, decay, warm = d_model**-0.5, step**-0.5, step * warmup**-1.5
+
+def _tiny_transformer(seed: int) -> Transformer:
+    """A small post-LN Transformer on 12 tokens (pad 0), seeded, without dropout."""
+    with torch.random.fork_rng(devices=[]):  # the learner's random stream stays as it was
+        torch.manual_seed(seed)
+        return Transformer(TransformerConfig(vocab_size=12, d_model=16, n_heads=2, d_ff=32,
+                                             n_layers=1, dropout=0.0, max_len=32))
+
+
+def _seq2seq_batches(generator, n: int = 3):
+    """Batches of 4 to 6 pairs of random lengths over the ids 3..11 (0 pad, 1 bos, 2 eos)."""
+    batches = []
+    for _ in range(n):
+        size = int(torch.randint(4, 7, (), generator=generator))
+        lengths = torch.randint(1, 8, (size, 2), generator=generator).tolist()
+        pairs = [(torch.randint(3, 12, (s,), generator=generator).tolist(),
+                  torch.randint(3, 12, (t,), generator=generator).tolist()) for s, t in lengths]
+        batches.append(make_seq2seq_batch(pairs, 0, 1, 2))
+    return batches
+
+
+def _wrong_losses(model, batch, smoothing) -> dict[str, torch.Tensor]:
+    """hint -> the loss that mistake computes."""
+    logits = model(batch.src, batch.tgt_in).flatten(0, 1)  # (B*T, V)
+    labels, n_classes = batch.tgt_out.flatten(), logits.shape[-1]
+    keep = labels != 0
+    spread = torch.full_like(logits, smoothing / (n_classes - 1)).scatter(
+        -1, labels[:, None], 1 - smoothing)
+    smooth = F.cross_entropy(logits, labels, label_smoothing=smoothing, reduction="none")
     return {
-        "the warmup is missing: the rate must grow as step * warmup^-1.5 first, so take the min "
-        "of the two terms": scale * decay,
-        "the decay is missing: after the warmup the rate decays as step^-0.5, so take the min of "
-        "the two terms": scale * warm,
-        "you took the max of the two terms; the schedule is their min": scale * max(decay, warm),
-        "the factor d_model^-0.5 is missing": min(decay, warm),
-        "the warmup term is step * warmup^-1.5 (so that both terms meet at step = warmup), "
-        "not step * warmup^-0.5": scale * min(decay, step * warmup**-0.5),
-        "step starts at 1 in the paper's formula; you computed the rate of step + 1":
-            noam_lr(step + 1, d_model, warmup),
-    }
-
-
-@check("Noam learning-rate schedule")
-def check_noam_lr(student_fn: Callable[[int, int, int], float]):
-    """``student_fn(step, d_model, warmup)`` -> ``D^-0.5 * min(step^-0.5, step * warmup^-1.5)``;
-    a mistake's hint is given when it explains every wrong case."""
-    cases = []
-    for step, d_model, warmup in [(1, 512, 4000), (100, 512, 4000), (4000, 512, 4000),
-                                  (10_000, 512, 4000), (1, 64, 200), (200, 64, 200),
-                                  (5000, 64, 200), (37, 128, 50)]:
-        inputs = f"step={step}, d_model={d_model}, warmup={warmup}"
-        got = float(python_number(call(student_fn, step, d_model, warmup), inputs, (int, float)))
-        expected = noam_lr(step, d_model, warmup)
-        shown = f"for {inputs} expected {expected:.6g}, got {got:.6g}"
-        cases.append(Case(got, expected, _noam_mistakes(step, d_model, warmup), shown))
-    diagnose(cases, atol=0, rtol=1e-6)
-
-
-def _wrong_losses(logits, targets, eps, pad_id) -> dict[str, torch.Tensor]:
-    """hint -> that mistake's loss, from float64 ``logits``."""
-    keep = targets != pad_id
-    plain = F.cross_entropy(logits, targets, reduction="none")  # (N,)
-    other = torch.full_like(logits, eps / (logits.shape[-1] - 1)).scatter(-1, targets[:, None],
-                                                                          1 - eps)
-    smooth = F.cross_entropy(logits, targets, label_smoothing=eps, reduction="none")
-    return {
-        "the smoothing is missing: the target must put 1 - eps + eps/V on the right class and "
-        "eps/V on every other class": plain[keep].mean(),
-        "you spread eps over the V - 1 wrong classes (1 - eps on the right one); PyTorch and the "
-        "library spread eps over all V classes, the right one included":
-            F.cross_entropy(logits[keep], other[keep]),
-        "the padding positions are counted: leave out every position whose target is pad_id":
-            smooth.mean(),
-        "you divided by all N positions, padding included; average over the positions kept":
-            smooth[keep].sum() / len(targets),
+        "the padding positions are counted: leave out every position whose label is the "
+        "padding id (ignore_index)": smooth.mean(),
+        "the labels are not shifted: the model reads batch.tgt_in and is scored on batch.tgt_out, "
+        "the next token": F.cross_entropy(logits, batch.tgt_in.flatten(), ignore_index=0,
+                                          label_smoothing=smoothing),
+        "the decoder reads the answer: feed it batch.tgt_in (<bos> then the target), and score "
+        "it on batch.tgt_out": F.cross_entropy(
+            model(batch.src, batch.tgt_out).flatten(0, 1), labels, ignore_index=0,
+            label_smoothing=smoothing),
+        "the label smoothing is missing (label_smoothing=smoothing)": F.cross_entropy(
+            logits, labels, ignore_index=0),
+        "you spread the smoothing over the V - 1 wrong tokens; PyTorch and the library spread it "
+        "over all V, the right one included": F.cross_entropy(logits[keep], spread[keep]),
         "you summed over the positions; the loss is their average": smooth[keep].sum(),
     }
 
 
-@check("label-smoothed cross-entropy", seed=7)
-def check_smoothed_cross_entropy(student_fn: Callable, generator):
-    """``student_fn(logits (N, V), targets (N,), eps, pad_id)`` -> the loss, a scalar, as
-    ``F.cross_entropy(logits, targets, label_smoothing=eps, ignore_index=pad_id)`` in float64."""
-    for n, n_classes, eps, pad_id in [(6, 5, 0.1, 0), (20, 11, 0.2, 0), (15, 30, 0.1, 3)]:
-        logits = torch.randn(n, n_classes, generator=generator) * 3  # (N, V)
-        targets = torch.randint(0, n_classes, (n,), generator=generator)  # (N,)
-        targets[::4] = pad_id  # some padding
-        targets[1] = (pad_id + 1) % n_classes  # at least one real position
-        got = call(student_fn, logits, targets, eps, pad_id)
-        exact = logits.double()
-        expected = F.cross_entropy(exact, targets, label_smoothing=eps, ignore_index=pad_id)
-        inputs = {"logits": logits, "targets": targets, "eps": eps, "pad_id": pad_id}
-        compare(got, expected, inputs, mistakes=_wrong_losses(exact, targets, eps, pad_id))
+@check("sequence-to-sequence loss", seed=5)
+def check_seq2seq_loss(student_fn: Callable, generator):
+    """``student_fn(model, batch, smoothing)`` -> the label-smoothed cross-entropy of the model's
+    next-token predictions under teacher forcing, padding left out: ``losses.seq2seq_loss``."""
+    model = _tiny_transformer(0).eval()
+    for batch, smoothing in zip(_seq2seq_batches(generator), (0.1, 0.0, 0.2)):
+        with torch.no_grad():
+            got = call(student_fn, model, batch, smoothing)
+            expected = seq2seq_loss(model, batch, smoothing)
+            wrong = _wrong_losses(model, batch, smoothing)
+        inputs = {"batch.src": batch.src, "batch.tgt_in": batch.tgt_in, "smoothing": smoothing}
+        if isinstance(got, torch.Tensor) and got.dim() != 0:
+            raise Failure(f"the loss must be one number (a 0-dim tensor), got {got.dim()} "
+                          "dimensions: average over the positions")
+        compare(got, expected, inputs, mistakes=wrong, what="the loss")
 
 
-def _seq2seq_mistakes(targets, pad_id, bos_id, eos_id) -> dict[str, dict[str, torch.Tensor]]:
-    """For tgt_in and tgt_out: hint -> what that mistake builds."""
-
-    def pad(make):
-        return pad_sequences([make(t) for t in targets], pad_id)
-
-    return {
-        "tgt_in": {
-            "tgt_in is not shifted: it must start with bos_id, then the target":
-                pad(lambda t: [*t, eos_id]),
-            "tgt_in must not end with eos_id: it is bos_id followed by the target":
-                pad(lambda t: [bos_id, *t, eos_id]),
-            "tgt_in is the target without bos_id; prepend bos_id": pad(list),
-        },
-        "tgt_out": {
-            "tgt_out must end with eos_id, so that the model learns where to stop": pad(list),
-            "tgt_out must not start with bos_id: it is the target followed by eos_id":
-                pad(lambda t: [bos_id, *t, eos_id]),
-            "tgt_out is shifted like tgt_in; it is the target followed by eos_id":
-                pad(lambda t: [bos_id, *t]),
-        },
-    }
+def _flat_parameters(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
-@check("seq2seq batch with shifted targets")
-def check_seq2seq_batch(student_fn: Callable):
-    """``student_fn(pairs, pad_id, bos_id, eos_id)`` -> ``(src, tgt_in, tgt_out)``, padded on
-    the right. The reference is ``transformer_lib.data.make_seq2seq_batch``."""
-    cases = [
-        ([([5, 6, 7], [7, 6, 5]), ([8, 9], [9, 8])], 0, 1, 2),
-        ([([4], [4, 4, 4, 4]), ([5, 6, 7, 8, 9], [9]), ([3, 3], [3, 5])], 0, 1, 2),
-        ([([10, 11, 12, 13], [13, 12, 11]), ([10], [12])], 9, 7, 8),  # pad_id is not 0
-    ]
-    names = ("src", "tgt_in", "tgt_out")
-    for pairs, pad_id, bos_id, eos_id in cases:
-        got = call(student_fn, [(list(s), list(t)) for s, t in pairs], pad_id, bos_id, eos_id)
-        if all(hasattr(got, name) for name in names):  # a Seq2SeqBatch, as the library's
-            got = tuple(getattr(got, name) for name in names)
-        expected = make_seq2seq_batch(pairs, pad_id, bos_id, eos_id)
-        mistakes = _seq2seq_mistakes([t for _, t in pairs], pad_id, bos_id, eos_id)
-        for name, value in zip(names, unpack(got, ", ".join(names))):
-            reference = getattr(expected, name)
-            left = torch.stack([row.roll(int((row == pad_id).sum())) for row in reference])
-            wrong = {**mistakes.get(name, {}),
-                     f"{name} is padded on the left; pad on the right": left,
-                     f"{name} is padded with 0; pad with pad_id": reference.where(
-                         reference != pad_id, 0)}
-            compare(value, reference, {"pairs": pairs}, mistakes=wrong, what=name, long=True)
+def _step_variant(order: str):
+    """A training step whose parts come in ``order`` (z zero_grad, b backward, c clip, o
+    optimizer step, s scheduler step); a missing letter is a missing part."""
+    def step(model, batch, loss_fn, optimizer, scheduler, clip_norm):
+        loss = None
+        for part in order:
+            if part == "z":
+                optimizer.zero_grad()
+            elif part == "b":
+                loss = loss_fn(model, batch)
+                loss.backward()
+            elif part == "c":
+                nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+            elif part == "o":
+                optimizer.step()
+            elif part == "s":
+                scheduler.step()
+        return loss.detach()
+    return step
+
+
+_STEP_MISTAKES = {
+    "the gradients of the last step are still there: call optimizer.zero_grad() before "
+    "loss.backward(), or they add up": "bcos",
+    "the gradient is not clipped: call nn.utils.clip_grad_norm_(model.parameters(), clip_norm) "
+    "between backward() and optimizer.step()": "zbos",
+    "you clip after optimizer.step(), too late: clip between backward() and the step": "zbocs",
+    "the schedule never moves: call scheduler.step() after optimizer.step()": "zbco",
+    "scheduler.step() comes before optimizer.step(), so every step uses the next step's "
+    "learning rate": "zbcso",
+    "optimizer.zero_grad() comes after backward(), so the step sees no gradient": "bzcos",
+}
+
+
+def _run_steps(step_fn, batches, clip_norm, student: bool):
+    """Three steps of ``step_fn`` on a fresh copy of the same model; -> (parameters, losses)."""
+    model = _tiny_transformer(1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: (i + 1) / 3)
+    loss_fn = lambda m, b: seq2seq_loss(m, b, 0.1)  # noqa: E731
+    returned = []
+    for batch in batches:
+        args = (model, batch, loss_fn, optimizer, scheduler, clip_norm)
+        returned.append(call(step_fn, *args) if student else step_fn(*args))
+    return _flat_parameters(model), returned
+
+
+@check("training step", seed=6)
+def check_train_step(student_fn: Callable, generator):
+    """``student_fn(model, batch, loss_fn, optimizer, scheduler, clip_norm)`` -> the loss; it
+    must do what ``training.train_step`` does: three steps from the same model must leave the
+    same parameters, with the clipping binding (a small ``clip_norm``) and with None."""
+    batches = _seq2seq_batches(generator)
+    for clip_norm in (0.05, None):
+        expected, losses = _run_steps(train_step, batches, clip_norm, student=False)
+        got, returned = _run_steps(student_fn, batches, clip_norm, student=True)
+        with warnings.catch_warnings():  # PyTorch warns about the mistake of stepping order
+            warnings.simplefilter("ignore")
+            mistakes = {} if clip_norm is None else {
+                hint: _run_steps(_step_variant(order), batches, clip_norm, student=False)[0]
+                for hint, order in _STEP_MISTAKES.items()}
+        diagnose([Case(got, expected, mistakes, f"with clip_norm={clip_norm}, the parameters "
+                       "after three steps differ from those of training.train_step")])
+        for i, (value, loss) in enumerate(zip(returned, losses)):
+            if isinstance(value, torch.Tensor) and value.requires_grad:
+                raise Failure("return loss.detach(): the loss you return still holds the whole "
+                              "graph of the step, which fit would keep alive for every step")
+            compare(value if isinstance(value, torch.Tensor) else torch.as_tensor(value),
+                    loss, {}, what=f"the loss returned by step {i + 1} (before its update)")
+
+
+@check("batches of similar lengths")
+def check_token_batches(student_fn: Callable):
+    """``student_fn(lengths, max_tokens)`` -> lists of example indices: every example in exactly
+    one batch, each batch's padded size ``len(batch) * its longest length <= max_tokens``, and
+    little padding: at most 5 points more than sorting and filling greedily, in at most 25 %
+    more batches."""
+    generator = torch.Generator().manual_seed(8)
+    cases = [([5, 1, 4, 2, 3], 8), ([3] * 10, 9)]
+    for n, low, high, budget in ((200, 3, 40, 200), (500, 1, 100, 1000)):
+        lengths = torch.randint(low, high + 1, (n,), generator=generator).tolist()
+        cases.append((lengths, budget))
+    for lengths, max_tokens in cases:
+        inputs = (f"{len(lengths)} examples of lengths {min(lengths)} to {max(lengths)}, "
+                  f"max_tokens={max_tokens}")
+        batches = call(student_fn, list(lengths), max_tokens)
+        if not isinstance(batches, (list, tuple)) or not all(
+                isinstance(b, (list, tuple)) and b and all(isinstance(i, int) for i in b)
+                for b in batches):
+            raise Failure(f"expected a list of non-empty lists of indices for {inputs}")
+        seen = sorted(i for b in batches for i in b)
+        if seen != list(range(len(lengths))):
+            missing = sorted(set(range(len(lengths))) - set(seen))
+            raise Failure(f"every example must be in exactly one batch ({inputs}): "
+                          + (f"{len(missing)} are missing (the last, partly filled batch?)"
+                             if missing else "some appear twice"))
+        cost = [len(b) * max(lengths[i] for i in b) for b in batches]
+        if max(cost) > max_tokens:
+            raise Failure(f"a batch of {max(cost)} padded tokens is over max_tokens ({inputs}): "
+                          "a batch costs len(batch) x its longest length, padding included")
+        ordered = sorted(range(len(lengths)), key=lengths.__getitem__)
+        greedy = []
+        for i in ordered:  # sorted lengths: the longest so far is the one added last
+            if greedy and (len(greedy[-1]) + 1) * lengths[i] <= max_tokens:
+                greedy[-1].append(i)
+            else:
+                greedy.append([i])
+        padding = 1 - sum(lengths) / sum(cost)
+        best = 1 - sum(lengths) / sum(len(b) * lengths[b[-1]] for b in greedy)
+        if padding > best + 0.05:
+            raise Failure(f"{padding:.0%} of the tokens are padding ({inputs}); sorted by length "
+                          f"it can be {best:.0%}: put examples of similar length together")
+        if len(batches) > 1.25 * len(greedy):
+            raise Failure(f"{len(batches)} batches for {inputs}, where {len(greedy)} can do: "
+                          "fill each batch up to max_tokens")
 
 
 @check("BERT masking", seed=11)
@@ -190,3 +265,73 @@ def check_mask_tokens(student_fn: Callable, generator):
     if not matches(again, (inputs, labels)):
         raise Failure("two calls with generators of the same seed gave different results: draw "
                       "every random number with generator (torch.rand(..., generator=generator))")
+
+
+# The parts a learner builds and saves, and the check of the chapter that built each one.
+_PART_CHECKS = {
+    "MultiHeadAttention": ("check_multi_head_attention", "chapter 2"),
+    "FeedForward": ("check_feed_forward_module", "chapter 3"),
+    "LayerNorm": ("check_layer_norm_module", "chapter 4"),
+    "ResidualConnection": ("check_residual_module", "chapter 4"),
+    "EncoderLayer": ("check_encoder_layer_module", "chapter 5"),
+    "DecoderLayer": ("check_decoder_layer_module", "chapter 6"),
+}
+_LEARNERS_MODULES = ("my_transformer", "__main__")  # parts.load's classes, a notebook's own
+
+
+def _failing_parts(model: nn.Module) -> list[str]:
+    """Each of the learner's own part classes in ``model`` that fails its chapter's check."""
+    from transformer_lib import checks
+
+    classes = {type(m) for m in model.modules() if type(m).__module__ in _LEARNERS_MODULES}
+    failing = []
+    for cls in sorted(classes, key=lambda c: c.__name__):
+        if cls.__name__ in _PART_CHECKS:
+            name, chapter = _PART_CHECKS[cls.__name__]
+            result = getattr(checks, name)(cls)
+            if not result:
+                failing.append(f"your {cls.__name__} fails {chapter}'s check: {result.message}")
+    return failing
+
+
+@check("your trained Transformer")
+def check_trained_transformer(student_fn: nn.Module):
+    """``student_fn`` is the trained model of chapter 7's reversal task (``model(src, tgt_in)`` ->
+    logits, with ``encode`` and ``decode`` as ``tl.Transformer``'s). Greedy decoding must reverse
+    at least 99 % of the chapter's 1000 test sequences, which no training step saw. Below that,
+    the learner's own parts in the model are checked again, and the first that fails is named."""
+    task = SequenceTask("reverse", n_symbols=5, min_len=3, max_len=8)
+    _, held_out = task.splits(n_train=10_000, n_test=1_300, seed=0)  # as the chapter splits
+    test_pairs = held_out[:1_000]
+    parameters = list(student_fn.parameters()) if isinstance(student_fn, nn.Module) else []
+    device = parameters[0].device if parameters else torch.device("cpu")
+    batch = make_seq2seq_batch(test_pairs, PAD_ID, BOS_ID, EOS_ID).to(device)
+    was_training = getattr(student_fn, "training", False)
+    if isinstance(student_fn, nn.Module):
+        student_fn.eval()
+    try:
+        with torch.no_grad():
+            logits = call(student_fn, batch.src[:4], batch.tgt_in[:4])
+            expected = (4, batch.tgt_in.shape[1], task.vocab_size)
+            if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != expected:
+                raise Failure(f"model(src, tgt_in) returned {describe(logits)}; expected logits "
+                              f"of shape {expected}")
+            if not all(hasattr(student_fn, name) for name in ("source_mask", "encode", "decode")):
+                raise Failure("greedy decoding needs the model's source_mask, encode and decode, "
+                              "as tl.Transformer has them: build the model as "
+                              "tl.Transformer(cfg, encoder=..., decoder=...)")
+            outputs = greedy_decode(student_fn, batch.src, task.max_len + 2, BOS_ID, EOS_ID)
+    finally:
+        if isinstance(student_fn, nn.Module):
+            student_fn.train(was_training)
+    score = exact_match(outputs, [target for _, target in test_pairs])
+    if score >= 0.99:
+        return
+    failing = _failing_parts(student_fn) if isinstance(student_fn, nn.Module) else []
+    said = f"it reverses {score:.1%} of the 1000 test sequences, and needs 99 %"
+    if failing:
+        raise Failure(f"{said}. {failing[0]} Fix that part, save it again, and rerun this chapter")
+    raise Failure(f"{said}. Every part of yours in it passes its chapter's check, so look at the "
+                  "training: does check_train_step pass, and does the loss fall below 1? With "
+                  "this chapter's settings (500 steps, peak rate 3e-3) the library's parts reach "
+                  "100 %")
