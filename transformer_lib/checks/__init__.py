@@ -12,7 +12,8 @@ import importlib
 from transformer_lib.checks._core import CheckFailed, CheckResult
 
 _CHECKS = {  # chapter module -> the checks it defines, without their "check_" prefix
-    "ch01": "sinusoidal_encoding pad_batch relative_position_matrix whole_word_fraction",
+    "ch01": "learn_bpe bpe_encode sinusoidal_encoding pad_batch relative_position_matrix "
+            "whole_word_fraction",
     "ch02": "attention_weights causal_mask split_heads masked_attention softmax_saturation "
             "multi_head_attention",
     "ch03": "feed_forward ffn_parameter_count position_wise gelu_tanh inactive_units "
