@@ -9,15 +9,22 @@ import transformer_lib as tl
 from transformer_lib import checks
 
 
-def right_split_heads(x, n_heads):
-    batch, length, d_model = x.shape
-    return x.view(batch, length, n_heads, d_model // n_heads).transpose(1, 2)
+def entropy(w):  # the chapter's solution
+    return torch.special.entr(w).sum(-1)
 
 
-def masked_attention(q, k, v, mask):  # the chapter's solution
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T, S)
-    scores = scores.masked_fill(~mask, float("-inf"))
-    return scores.softmax(dim=-1) @ v  # (..., T, Dv)
+def prefix_mean(x):  # the chapter's solution: zero queries and keys give equal scores
+    zeros = torch.zeros_like(x)
+    return tl.scaled_dot_product_attention(zeros, zeros, x, tl.causal_mask(x.shape[-2]))[0]
+
+
+def masked_softmax_mean(x, mask):
+    scores = torch.zeros(x.shape[1], x.shape[1]).masked_fill(~mask, float("-inf"))
+    return scores.softmax(-1) @ x
+
+
+def cross_attention_parameters(d_model, n_heads, kdim, vdim):
+    return 2 * d_model * d_model + d_model * (kdim + vdim) + 4 * d_model
 
 
 def mean_largest_weight(d_k, scaled, seed=7):
@@ -77,27 +84,29 @@ class WrongNames(nn.Module):
 RIGHT = [
     (checks.check_multi_head_attention, MultiHeadAttention),
     (checks.check_multi_head_attention, tl.MultiHeadAttention),  # the library's
-    (checks.check_attention_weights,
-     lambda q, k: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1)),
+    (checks.check_attention_entropy, entropy),
+    (checks.check_attention_entropy,
+     lambda w: -torch.where(w > 0, w * w.log(), torch.zeros_like(w)).sum(-1)),
+    (checks.check_attention_entropy,
+     lambda w: torch.distributions.Categorical(probs=w).entropy()),
     (checks.check_causal_mask, tl.causal_mask),
-    (checks.check_split_heads, right_split_heads),
-    (checks.check_masked_attention,
-     lambda q, k, v, m: tl.scaled_dot_product_attention(q, k, v, m)[0]),
-    (checks.check_masked_attention, masked_attention),
-    (checks.check_masked_attention,
-     lambda q, k, v, m: masked_attention(q.double(), k.double(), v.double(), m)),
+    (checks.check_prefix_mean, prefix_mean),
+    (checks.check_prefix_mean,
+     lambda x: x.cumsum(1) / torch.arange(1, x.shape[1] + 1).view(1, -1, 1)),
+    (checks.check_cross_attention_parameters, cross_attention_parameters),
+    (checks.check_cross_attention_parameters,  # counted on PyTorch's module
+     lambda d, h, k, v: tl.count_parameters(nn.MultiheadAttention(d, h, kdim=k, vdim=v))),
     (checks.check_softmax_saturation, lambda d, s: mean_largest_weight(d, s)),
 ]
 
 WRONG = [
-    (checks.check_attention_weights, lambda q, k: (q @ k.transpose(-2, -1)).softmax(-1),
-     "forgot to divide the scores by sqrt(d_k)"),
-    (checks.check_attention_weights, lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]),
-     "forgot the softmax"),
-    (checks.check_attention_weights,
-     lambda q, k: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-2),
-     "wrong dimension"),
-    (checks.check_attention_weights, lambda q, k: q @ k, "your code raised RuntimeError"),
+    (checks.check_attention_entropy, lambda w: -(w * w.log()).sum(-1), "0 log 0 must count as 0"),
+    (checks.check_attention_entropy, lambda w: torch.special.entr(w).sum(-1) / math.log(2),
+     "natural logarithm"),
+    (checks.check_attention_entropy, lambda w: -entropy(w), "minus sign is missing"),
+    (checks.check_attention_entropy, lambda w: torch.special.entr(w).sum(-2),
+     "sum over the keys (the last axis)"),
+    (checks.check_attention_entropy, lambda w: torch.special.entr(w).mean(-1), "do not average"),
     (checks.check_causal_mask, lambda t: torch.ones(t, t, dtype=torch.bool).triu(), "inverted"),
     (checks.check_causal_mask, lambda t: ~tl.causal_mask(t), "inverted: it allows the future"),
     (checks.check_causal_mask,
@@ -105,18 +114,23 @@ WRONG = [
     (checks.check_causal_mask, lambda t: torch.ones(t, t).tril(), "expected a bool tensor"),
     (checks.check_causal_mask, lambda t: torch.ones(t, t, dtype=torch.bool).tril(-1),
      "attend to itself"),
-    (checks.check_split_heads,
-     lambda x, h: x.view(x.shape[0], h, x.shape[1], x.shape[2] // h), "heads mix up positions"),
-    (checks.check_split_heads, lambda x, h: x.view(x.shape[0], x.shape[1], h, -1), "wrong shape"),
-    (checks.check_masked_attention, lambda q, k, v, m: tl.scaled_dot_product_attention(q, k, v)[0],
-     "the mask is ignored"),
-    (checks.check_masked_attention,  # ignores mask: right on causal masks only
-     lambda q, k, v, m: masked_attention(q, k, v, tl.causal_mask(q.shape[-2])),
-     "causal mask of your own"),
-    (checks.check_masked_attention, lambda q, k, v, m: masked_attention(q, k, v, ~m), "inverted"),
-    (checks.check_masked_attention,
-     lambda q, k, v, m: masked_attention(q, k, v, m.transpose(-2, -1)), "leaks the future"),
-    (checks.check_masked_attention, lambda q, k, v, m: q, "wrong values"),
+    (checks.check_prefix_mean, lambda x: x.mean(1, keepdim=True).expand_as(x),
+     "mean of the whole sequence"),
+    (checks.check_prefix_mean, lambda x: prefix_mean(x.flip(1)).flip(1), "averages the future"),
+    (checks.check_prefix_mean, lambda x: x.cumsum(1), "running sum"),
+    (checks.check_prefix_mean, lambda x: x.cumsum(1) / x.shape[1], "not by T"),
+    (checks.check_prefix_mean,  # a strictly causal mask: position 0 sees nothing
+     lambda x: masked_softmax_mean(x, tl.causal_mask(x.shape[1]).tril(-1)), "averages itself"),
+    (checks.check_cross_attention_parameters, lambda d, h, k, v: 4 * d * d + 4 * d,
+     "read kdim and vdim"),
+    (checks.check_cross_attention_parameters,
+     lambda d, h, k, v: h * cross_attention_parameters(d, h, k, v), "the heads share"),
+    (checks.check_cross_attention_parameters,
+     lambda d, h, k, v: cross_attention_parameters(d, h, k, v) - 4 * d, "has a bias"),
+    (checks.check_cross_attention_parameters,
+     lambda d, h, k, v: 2 * d * d + k * k + v * v + 2 * d + k + v, "maps into d_model"),
+    (checks.check_cross_attention_parameters,
+     lambda d, h, k, v: float(cross_attention_parameters(d, h, k, v)), "expected a Python int"),
     (checks.check_softmax_saturation, lambda d, s: mean_largest_weight(d, False),
      "not divided by sqrt(d_k)"),
     (checks.check_softmax_saturation, lambda d, s: torch.tensor(mean_largest_weight(d, s)),

@@ -46,8 +46,8 @@ def test_the_bulk_check_grades_a_fake_class_by_its_functions_not_its_printed_lin
     assert result.returncode == 0, result.stderr
     table = result.stdout.splitlines()
     assert table[:2] == ["## 02_attention", ""]
-    assert table[2] == ("| submission | 1. multi head attention | 2. attention weights | "
-                        "3. causal mask | 4. split heads | 5. masked attention | "
+    assert table[2] == ("| submission | 1. multi head attention | 2. attention entropy | "
+                        "3. causal mask | 4. prefix mean | 5. cross attention parameters | "
                         "6. softmax saturation | points |")
     rows = {line.split("|")[1].strip().split("/")[0]: line for line in table[4:10]}
     assert rows["complete"].endswith("| yes | yes | yes | yes | yes | yes | 6/6 |")
@@ -57,7 +57,7 @@ def test_the_bulk_check_grades_a_fake_class_by_its_functions_not_its_printed_lin
     assert rows["forged"].endswith("| no | no | no | no | no | no | 0/6 |")
     assert rows["shortcut"].endswith("| yes | yes | yes* | yes | yes | yes | 6/6 |")
     details = result.stdout
-    assert "crashing/02_attention, 2. attention weights: no: your code raised RuntimeError" \
+    assert "crashing/02_attention, 2. attention entropy: no: your code raised RuntimeError" \
         in details
     assert re.search(r"killing/02_attention: stopped: the kernel died in cell \d+ \('import os'\)",
                      details)

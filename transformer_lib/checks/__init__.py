@@ -14,8 +14,8 @@ from transformer_lib.checks._core import CheckFailed, CheckResult
 _CHECKS = {  # chapter module -> the checks it defines, without their "check_" prefix
     "ch01": "learn_bpe bpe_encode sinusoidal_encoding pad_batch relative_position_matrix "
             "whole_word_fraction",
-    "ch02": "attention_weights causal_mask split_heads masked_attention softmax_saturation "
-            "multi_head_attention",
+    "ch02": "attention_entropy causal_mask prefix_mean cross_attention_parameters "
+            "softmax_saturation multi_head_attention",
     "ch03": "feed_forward ffn_parameter_count position_wise gelu_tanh inactive_units "
             "feed_forward_module",
     "ch04": "layer_norm post_ln pre_ln rms_norm stream_rms layer_norm_module residual_module",

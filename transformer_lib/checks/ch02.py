@@ -10,6 +10,7 @@ from transformer_lib.attention import MultiHeadAttention, causal_mask, padding_m
 from transformer_lib.checks._compare import (
     Case,
     compare,
+    compare_count,
     copy_weights,
     diagnose,
     python_number,
@@ -19,23 +20,80 @@ from transformer_lib.checks._core import Failure, call, check
 from transformer_lib.reference import torch_multihead_attention
 
 
-@check("attention weights", seed=1)
-def check_attention_weights(student_fn: Callable, generator):
-    """``student_fn(q (..., T, Dh), k (..., S, Dh))`` -> ``(..., T, S)``, the attention weights
-    softmax(q k^T / sqrt(Dh))."""
-    for shape_q, shape_k in [((3, 4), (5, 4)), ((2, 6, 16), (2, 7, 16)),
-                             ((2, 3, 4, 64), (2, 3, 4, 64))]:
-        q = torch.randn(shape_q, generator=generator) * 2
-        k = torch.randn(shape_k, generator=generator) * 2
-        got = call(student_fn, q, k)
-        scores = q.double() @ k.double().transpose(-2, -1)  # the reference in float64
-        scaled = scores / math.sqrt(q.shape[-1])
-        compare(got, scaled.softmax(-1), {"q": q, "k": k}, mistakes={
-            "you forgot to divide the scores by sqrt(d_k)": scores.softmax(-1),
-            "you forgot the softmax (rows must sum to 1)": scaled,
-            "the softmax runs over the wrong dimension: each query's row over the keys "
-            "must sum to 1 (use dim=-1)": scaled.softmax(-2),
+def _entropy(weights: torch.Tensor, log=torch.log) -> torch.Tensor:
+    """-sum_s w log w over the last axis, with 0 log 0 = 0 (a masked key adds nothing)."""
+    return -(weights * log(weights.clamp_min(1e-300))).sum(-1)
+
+
+@check("attention entropy", seed=1)
+def check_attention_entropy(student_fn: Callable, generator):
+    """``student_fn(weights (..., T, S))`` -> ``(..., T)``: each row's entropy in nats, with
+    0 log 0 = 0 where a masked key has weight exactly 0."""
+    for shape in [(5, 7), (2, 3, 4, 4), (3, 6)]:
+        mask = torch.ones(shape[-2:], dtype=torch.bool).tril()  # (T, S): some weights are 0
+        scores = torch.randn(shape, generator=generator) * 2
+        weights = scores.masked_fill(~mask, -math.inf).softmax(-1)  # (..., T, S)
+        w64 = weights.double()
+        compare(call(student_fn, weights), _entropy(w64), {"weights": weights}, mistakes={
+            "0 log 0 must count as 0: a masked key has weight exactly 0 and 0 * log(0) is NaN "
+            "(use torch.special.entr or torch.xlogy, or keep only the weights > 0)":
+                -(w64 * w64.log()).sum(-1),
+            "use the natural logarithm (nats): uniform weights over S keys give log(S)":
+                _entropy(w64, torch.log2),
+            "the entropy is -sum w log w, a positive number: the minus sign is missing":
+                -_entropy(w64),
+            "sum over the keys (the last axis): one entropy per query row":
+                _entropy(w64.transpose(-2, -1)),
+            "sum over the keys, do not average: uniform weights over S keys give log(S)":
+                _entropy(w64) / shape[-1],
         })
+
+
+def _prefix_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Attention with equal scores: each query averages the keys ``mask`` allows."""
+    scores = torch.zeros(x.shape[-2], x.shape[-2], dtype=x.dtype)  # (T, T)
+    return (scores if mask is None else scores.masked_fill(~mask, -math.inf)).softmax(-1) @ x
+
+
+@check("prefix mean", seed=2)
+def check_prefix_mean(student_fn: Callable[[torch.Tensor], torch.Tensor], generator):
+    """``student_fn(x (B, T, D))`` -> ``(B, T, D)``: output t is the mean of x[:, :t+1]."""
+    for shape in [(1, 4, 3), (2, 6, 5), (3, 1, 2)]:
+        x = torch.randn(shape, generator=generator)
+        x64, causal = x.double(), causal_mask(shape[1])
+        compare(call(student_fn, x), _prefix_mean(x64, causal), {"x": x}, mistakes={
+            "every output is the mean of the whole sequence: output t may only average "
+            "positions 0..t (a causal mask)": _prefix_mean(x64, None),
+            "the output averages the future, not the past: True = may attend, keys s <= t":
+                _prefix_mean(x64, causal.T),
+            "this is a running sum: divide by the number of positions averaged, t + 1 (a "
+            "softmax over equal scores does that for you)": x64.cumsum(-2),
+            "divide position t's sum by t + 1, the number of positions it averages, not by T":
+                x64.cumsum(-2) / shape[1],
+            "position t averages itself too (keys s <= t, not s < t)":
+                _prefix_mean(x64, causal.tril(-1)),
+        })
+
+
+@check("cross-attention parameter count")
+def check_cross_attention_parameters(student_fn: Callable[[int, int, int, int], int]):
+    """``student_fn(d_model, n_heads, kdim, vdim)`` -> the number of parameters of
+    ``nn.MultiheadAttention(d_model, n_heads, kdim=kdim, vdim=vdim)``, a Python int."""
+    for d_model, n_heads, kdim, vdim in [(512, 8, 768, 768), (16, 4, 8, 12), (64, 1, 64, 64)]:
+        module = nn.MultiheadAttention(d_model, n_heads, kdim=kdim, vdim=vdim, device="meta")
+        expected = sum(p.numel() for p in module.parameters())  # meta: no memory, no random draw
+        hints = {
+            4 * d_model**2 + 4 * d_model: "the key and value projections read kdim and vdim "
+            "features, not d_model: W^K is (kdim x d_model), W^V is (vdim x d_model)",
+            n_heads * expected: "the heads share the four projections: the count does not "
+            "depend on n_heads (each head uses a slice of D_h columns)",
+            expected - 4 * d_model: "each of the four projections has a bias of d_model numbers",
+            2 * d_model**2 + kdim**2 + vdim**2 + 2 * d_model + kdim + vdim:
+                "every projection maps into d_model (the heads' width), whatever it reads",
+        }
+        hints.pop(expected, None)
+        compare_count(student_fn, {"d_model": d_model, "n_heads": n_heads, "kdim": kdim,
+                                   "vdim": vdim}, expected, hints)
 
 
 @check("causal mask")
@@ -56,63 +114,6 @@ def check_causal_mask(student_fn: Callable[[int], torch.Tensor]):
             if not got.diagonal().all():
                 raise Failure("each position must be allowed to attend to itself (diagonal True)")
         compare(got, expected, {"T": size})
-
-
-@check("split into heads", seed=2)
-def check_split_heads(student_fn: Callable[[torch.Tensor, int], torch.Tensor], generator):
-    """``student_fn(x (B, T, D), n_heads)`` -> ``(B, H, T, Dh)``, head h holding features h*Dh.."""
-    for batch, length, d_model, n_heads in [(1, 3, 4, 2), (2, 5, 12, 3), (3, 7, 64, 8)]:
-        x = torch.randn(batch, length, d_model, generator=generator)
-        got = call(student_fn, x, n_heads)
-        expected = x.view(batch, length, n_heads, d_model // n_heads).transpose(1, 2)
-        compare(got, expected, {"x": x, "n_heads": n_heads}, mistakes={
-            "the shape is right but heads mix up positions: reshape to (B, T, H, Dh) first, "
-            "then swap the T and H axes": x.view(batch, n_heads, length, d_model // n_heads),
-        })
-
-
-def _attend(q, k, v, mask=None):
-    """softmax(q k^T / sqrt(Dh), -inf where ``mask`` is False) v, as the chapter computes it."""
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T, S)
-    return (scores if mask is None else scores.masked_fill(~mask, -math.inf)).softmax(-1) @ v
-
-
-@check("masked attention", seed=3)
-def check_masked_attention(student_fn: Callable, generator):
-    """``student_fn(q (..., T, Dh), k (..., S, Dh), v (..., S, Dv), mask)`` -> ``(..., T, Dv)``
-    for a bool mask that broadcasts to ``(..., T, S)``, True where a query may attend: causal
-    ``(T, T)``, padding ``(B, 1, S)`` (also with T != S and with heads) and any pattern."""
-    pattern = torch.rand(2, 4, 7, generator=generator) < 0.4  # (B, T, S), not causal
-    cases = [((1,), 4, causal_mask(4)), ((2,), 6, causal_mask(6)),
-             ((3,), 5, padding_mask(torch.tensor([5, 3, 1]), 5)),  # (B, 1, S), keys padded
-             ((2,), 3, padding_mask(torch.tensor([6, 2]), 6)),  # cross-attention: T=3, S=6
-             ((2,), 4, pattern | torch.eye(4, 7, dtype=torch.bool)),  # a True in every row
-             ((2, 3), 2, padding_mask(torch.tensor([5, 2]), 5).unsqueeze(1))]  # (B, 1, 1, S)
-    for lead, length, mask in cases:
-        q = torch.randn(*lead, length, 8, generator=generator)  # (..., T, Dh)
-        k, v = (torch.randn(*lead, mask.shape[-1], 8, generator=generator) for _ in range(2))
-        got = call(student_fn, q, k, v, mask)
-        q64, k64, v64 = q.double(), k.double(), v.double()  # the reference in float64
-        wrong_masks = {  # hint -> the mask that a known mistake applies
-            "the mask is ignored: set the scores to -inf where mask is False, before the "
-            "softmax": None,
-            "the mask is inverted: True means may attend, so fill the scores where the mask "
-            "is False (~mask) with -inf": ~mask,
-            "you applied a causal mask of your own instead of the mask argument: use the mask "
-            "you are given, whatever it hides (here padded keys)":
-                torch.ones(length, mask.shape[-1], dtype=torch.bool).tril(),  # (T, S)
-        }
-        expected = _attend(q64, k64, v64, mask)
-        diagnose([Case(got, expected, {hint: _attend(q64, k64, v64, wrong)
-                                       for hint, wrong in wrong_masks.items()})])
-        if mask.dim() == 2 and isinstance(got, torch.Tensor) and got.shape == expected.shape:
-            last = (torch.arange(length) == length - 1).unsqueeze(-1)  # (S, 1): the last key,
-            again = call(student_fn, q, k, v + 100 * last, mask)  # every earlier query's future
-            if isinstance(again, torch.Tensor) and again.shape == got.shape and not torch.allclose(
-                    again[:, :-1], got[:, :-1], atol=1e-5, equal_nan=True):
-                raise Failure("the mask leaks the future: changing the last value changed "
-                              "the outputs at earlier positions")
-        compare(got, expected, {"q": q, "k": k, "v": v, "mask": mask})
 
 
 def _mean_largest_weight(d_k: int, scaled: bool) -> float:
