@@ -10,8 +10,13 @@ import transformer_lib as tl
 from transformer_lib import checks
 
 
-def right_ffn(x, w1, b1, w2, b2):
-    return torch.relu(x @ w1 + b1) @ w2 + b2
+def right_swiglu(x, w_gate, w_up, w_down):
+    return (F.silu(x @ w_gate) * (x @ w_up)) @ w_down
+
+
+def swiglu_with(gate=F.silu, up=lambda h: h, combine=torch.mul):
+    """A SwiGLU with one of the known mistakes: another gate, SiLU on x W_up, a sum."""
+    return lambda x, wg, wu, wd: combine(gate(x @ wg), up(x @ wu)) @ wd
 
 
 def right_count(d_model, d_ff):
@@ -91,9 +96,9 @@ class Unnamed(nn.Module):
 RIGHT = [
     (checks.check_feed_forward_module, FeedForward),
     (checks.check_feed_forward_module, tl.FeedForward),  # the library's
-    (checks.check_feed_forward, right_ffn),
-    (checks.check_feed_forward,
-     lambda x, w1, b1, w2, b2: F.linear(F.relu(F.linear(x, w1.T, b1)), w2.T, b2)),
+    (checks.check_swiglu_ffn, right_swiglu),
+    (checks.check_swiglu_ffn,  # nn.Linear's layout, transposed
+     lambda x, wg, wu, wd: F.linear(F.silu(F.linear(x, wg.T)) * F.linear(x, wu.T), wd.T)),
     (checks.check_ffn_parameter_count, right_count),
     (checks.check_position_wise, changes_one_position_test),
     (checks.check_gelu_tanh, right_gelu_tanh),
@@ -103,21 +108,15 @@ RIGHT = [
 ]
 
 WRONG = [
-    (checks.check_feed_forward,
-     lambda x, w1, b1, w2, b2: (x @ w1 + b1) @ w2 + b2, "forgot the ReLU"),
-    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: F.gelu(x @ w1 + b1) @ w2 + b2,
-     "that is GELU"),
-    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: torch.relu(right_ffn(x, w1, b1, w2, b2)),
-     "do not apply it to the output"),
-    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: torch.relu(x @ w1) @ w2 + b2,
-     "forgot the bias b1"),
-    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: torch.relu(x @ w1 + b1) @ w2,
-     "forgot the bias b2"),
-    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: (torch.relu(x @ w1) + b1) @ w2 + b2,
-     "b1 must be added before the ReLU"),
-    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: torch.relu(x @ w1.T + b1) @ w2.T + b2,
+    (checks.check_swiglu_ffn, swiglu_with(gate=lambda h: h, up=F.silu), "not on x W_up"),
+    (checks.check_swiglu_ffn, swiglu_with(gate=torch.sigmoid), "that is GLU"),
+    (checks.check_swiglu_ffn, swiglu_with(gate=torch.relu), "that is ReGLU"),
+    (checks.check_swiglu_ffn, swiglu_with(gate=lambda h: h), "the gate is linear"),
+    (checks.check_swiglu_ffn, swiglu_with(combine=torch.add), "entry by entry"),
+    (checks.check_swiglu_ffn, lambda x, wg, wu, wd: F.silu(x @ wg) @ wd, "forgot the product"),
+    (checks.check_swiglu_ffn, lambda x, wg, wu, wd: (F.silu(x @ wg) * (x @ wu)) @ wd.T,
      "your code raised RuntimeError"),
-    (checks.check_feed_forward, lambda x, w1, b1, w2, b2: x @ w1, "wrong shape"),
+    (checks.check_swiglu_ffn, lambda x, wg, wu, wd: x @ wg, "wrong shape"),
     (checks.check_ffn_parameter_count, lambda d, f: 2 * d * f, "forgot the biases"),
     (checks.check_ffn_parameter_count, lambda d, f: 2 * d * f + f, "not linear2's"),
     (checks.check_ffn_parameter_count, lambda d, f: 2 * d * f + d, "not linear1's"),
@@ -126,7 +125,8 @@ WRONG = [
     (checks.check_ffn_parameter_count, lambda d, f: 4 * d * d + 4 * d, "multi-head attention"),
     (checks.check_ffn_parameter_count,
      lambda d, f: float(right_count(d, f)), "expected a Python int"),
-    (checks.check_ffn_parameter_count, lambda d, f: torch.tensor(right_count(d, f)), "use .item()"),
+    (checks.check_ffn_parameter_count,
+     lambda d, f: torch.tensor(right_count(d, f)), "use .item()"),
     (checks.check_position_wise, permutation_only_test, "permutation-equivariant"),
     (checks.check_position_wise, lambda f, x: True, "mixes positions"),
     (checks.check_position_wise, lambda f, x: False, "is not position-wise, but it is"),

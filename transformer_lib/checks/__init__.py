@@ -16,7 +16,7 @@ _CHECKS = {  # chapter module -> the checks it defines, without their "check_" p
             "whole_word_fraction",
     "ch02": "attention_entropy causal_mask prefix_mean cross_attention_parameters "
             "softmax_saturation multi_head_attention",
-    "ch03": "feed_forward ffn_parameter_count position_wise gelu_tanh inactive_units "
+    "ch03": "swiglu_ffn ffn_parameter_count position_wise gelu_tanh inactive_units "
             "feed_forward_module",
     "ch04": "layer_norm post_ln pre_ln rms_norm stream_rms layer_norm_module residual_module",
     "ch05": "encoder_layer padding_mask_from_ids encoder_parameter_count masked_mean_pooling "

@@ -13,33 +13,30 @@ from transformer_lib.checks._core import Failure, call, check, describe
 from transformer_lib.feed_forward import FeedForward
 
 
-@check("feed-forward network", seed=3)
-def check_feed_forward(student_fn: Callable, generator):
-    """``student_fn(x (..., D), w1 (D, F), b1 (F,), w2 (F, D), b2 (D,))`` -> ``(..., D)``,
-    max(0, x W1 + b1) W2 + b2 with the weights in the paper's layout (not nn.Linear's)."""
-    for shape, d_ff in [((4,), 16), ((5, 4), 16), ((2, 6, 8), 32), ((2, 3, 5, 6), 24)]:
+@check("gated feed-forward network (SwiGLU)", seed=3)
+def check_swiglu_ffn(student_fn: Callable, generator):
+    """``student_fn(x (..., D), w_gate (D, F), w_up (D, F), w_down (F, D))`` -> ``(..., D)``,
+    (SiLU(x W_gate) * x W_up) W_down, without biases, as in Shazeer (2020)."""
+    for shape, d_ff in [((4,), 16), ((5, 4), 10), ((2, 6, 8), 21), ((2, 3, 5, 6), 16)]:
         d_model = shape[-1]
         inputs = {"x": torch.randn(shape, generator=generator),
-                  "w1": torch.randn(d_model, d_ff, generator=generator) / math.sqrt(d_model),
-                  "b1": torch.randn(d_ff, generator=generator) * 0.5,
-                  "w2": torch.randn(d_ff, d_model, generator=generator) / math.sqrt(d_ff),
-                  "b2": torch.randn(d_model, generator=generator) * 0.5}
+                  "w_gate": torch.randn(d_model, d_ff, generator=generator) / math.sqrt(d_model),
+                  "w_up": torch.randn(d_model, d_ff, generator=generator) / math.sqrt(d_model),
+                  "w_down": torch.randn(d_ff, d_model, generator=generator) / math.sqrt(d_ff)}
         got = call(student_fn, *inputs.values())
-        x, w1, b1, w2, b2 = (t.double() for t in inputs.values())  # the reference in float64
-        # PyTorch's own linear maps; nn.Linear stores W^T, hence the transposes.
-        expected = F.linear(F.relu(F.linear(x, w1.T, b1)), w2.T, b2)
-        hidden = x @ w1 + b1
-        compare(got, expected, inputs, mistakes={
-            "you forgot the ReLU between the two linear maps (without it they collapse "
-            "into a single linear map)": hidden @ w2 + b2,
-            "that is GELU; the paper's feed-forward network (eq. 2) uses ReLU, "
-            "max(0, x W1 + b1)": F.gelu(hidden) @ w2 + b2,
-            "the ReLU belongs between the two linear maps only: do not apply it to the "
-            "output, which must be able to be negative": F.relu(expected),
-            "you forgot the bias b1": F.relu(x @ w1) @ w2 + b2,
-            "you forgot the bias b2": F.relu(hidden) @ w2,
-            "b1 must be added before the ReLU: max(0, x W1 + b1)":
-                (F.relu(x @ w1) + b1) @ w2 + b2,
+        x, w_gate, w_up, w_down = (t.double() for t in inputs.values())  # reference in float64
+        gate, up = x @ w_gate, x @ w_up  # (..., F) each
+        compare(got, (F.silu(gate) * up) @ w_down, inputs, mistakes={
+            "the SiLU belongs on the gate, x W_gate, not on x W_up": (gate * F.silu(up)) @ w_down,
+            "that is GLU, with a sigmoid gate; SwiGLU's gate is SiLU(z) = z sigmoid(z)":
+                (torch.sigmoid(gate) * up) @ w_down,
+            "that is ReGLU, with a ReLU gate; SwiGLU's gate is SiLU": (F.relu(gate) * up) @ w_down,
+            "without the SiLU the gate is linear (the 'bilinear' variant): apply SiLU to x W_gate":
+                (gate * up) @ w_down,
+            "you forgot the product with x W_up: that is an ordinary FFN with a SiLU":
+                F.silu(gate) @ w_down,
+            "x W_up multiplies the gate entry by entry, it is not added to it":
+                (F.silu(gate) + up) @ w_down,
         })
 
 
@@ -77,7 +74,8 @@ def _position_zoo():
         ("nn.Linear(8, 8)", nn.Linear(8, 8), True, True),
         ("torch.relu", torch.relu, True, True),
         ("nn.LayerNorm(8) (it normalizes each position's D features)", norm, True, True),
-        ("a running sum over the positions (x.cumsum(dim=1))", lambda x: x.cumsum(1), False, False),
+        ("a running sum over the positions (x.cumsum(dim=1))", lambda x: x.cumsum(1),
+         False, False),
         ("reversing the positions (x.flip(1))", lambda x: x.flip(1), False, False),
         ("a convolution with kernel size 3 over the positions",
          lambda x: conv(x.transpose(1, 2)).transpose(1, 2), False, False),
