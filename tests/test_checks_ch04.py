@@ -1,5 +1,7 @@
 """Chapter 4's exercise checks accept right answers and explain the typical wrong ones."""
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,15 +17,42 @@ def layer_norm(x, weight, bias, eps, dim=-1, unbiased=False, eps_outside=False):
     return (x - mean) / std * weight + bias
 
 
-def layer_norm_by_hand(x, weight, bias, eps=1e-5):  # chapter 4's, variance of x - mean
-    mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
-    var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)  # (..., 1), biased
-    return (x - mean) / torch.sqrt(var + eps) * weight + bias  # (..., D)
+def layer_norm_backward(x, grad, eps, mean_term=True, std_term=True, divide=True):
+    """The gradient of sum(grad * x_hat) w.r.t. x; the keyword arguments make the mistakes."""
+    std = (x.var(-1, keepdim=True, unbiased=False) + eps).sqrt()
+    x_hat = (x - x.mean(-1, keepdim=True)) / std
+    out = grad - mean_term * grad.mean(-1, keepdim=True)
+    out = out - std_term * x_hat * (grad * x_hat).mean(-1, keepdim=True)
+    return out / std if divide else out
 
 
-def centre_first(x, weight, bias, eps):
-    centred = x - x.mean(-1, keepdim=True)
-    return centred / (centred.var(-1, keepdim=True, unbiased=False) + eps).sqrt() * weight + bias
+def by_autograd(x, grad, eps):
+    x = x.detach().requires_grad_()
+    return torch.autograd.grad((F.layer_norm(x, x.shape[-1:], eps=eps) * grad).sum(), x)[0]
+
+
+def causal_batch_norm(x, eps, pool=(0, 1), seen="upto", unbiased=False):
+    """Each position t normalized with the statistics over the axes ``pool`` of the positions
+    ``seen``: 0 to t (right), all of them or t alone (mistakes)."""
+    out = []
+    for t in range(x.shape[1]):
+        window = {"upto": x[:, :t + 1], "all": x, "alone": x[:, t:t + 1]}[seen]
+        mean = window.mean(pool, keepdim=True)
+        var = window.var(pool, keepdim=True, unbiased=unbiased)
+        out.append((x[:, t:t + 1] - mean) / (var + eps).sqrt())
+    return torch.cat(out, dim=1)
+
+
+def causal_batch_norm_cumsum(x, eps):  # running sums over the positions, in float32
+    count = x.shape[0] * torch.arange(1, x.shape[1] + 1).view(1, -1, 1)  # (1, T, 1)
+    mean = x.sum(0, keepdim=True).cumsum(1) / count  # (1, T, D)
+    var = x.pow(2).sum(0, keepdim=True).cumsum(1) / count - mean**2
+    return (x - mean) / (var + eps).sqrt()
+
+
+def from_annotated(a_2, b_2, factor=lambda d: math.sqrt((d - 1) / d), bias_factor=False):
+    f = factor(a_2.shape[-1])
+    return a_2 * f, b_2 * f if bias_factor else b_2.clone()
 
 
 def rms_norm(x, weight, eps, center=False, eps_outside=False):
@@ -82,16 +111,14 @@ RIGHT = [
     (checks.check_layer_norm_module, lambda d_model, eps: nn.LayerNorm(d_model, eps)),
     (checks.check_residual_module, Residual),
     (checks.check_residual_module, tl.ResidualConnection),
-    (checks.check_layer_norm, layer_norm),
-    (checks.check_layer_norm, lambda x, w, b, eps: F.layer_norm(x, (x.shape[-1],), w, b, eps)),
-    (checks.check_layer_norm, layer_norm_by_hand),
-    (checks.check_layer_norm, centre_first),
-    (checks.check_layer_norm,
-     lambda x, w, b, eps: layer_norm(x.double(), w.double(), b.double(), eps)),
-    (checks.check_layer_norm,
-     lambda x, w, b, eps: layer_norm(x.double(), w.double(), b.double(), eps).float()),
-    (checks.check_post_ln, lambda x, sub, norm: norm(x + sub(x))),
-    (checks.check_pre_ln, lambda x, sub, norm: x + sub(norm(x))),
+    (checks.check_layer_norm_backward, layer_norm_backward),
+    (checks.check_layer_norm_backward, by_autograd),
+    (checks.check_layer_norm_backward,
+     lambda x, g, eps: layer_norm_backward(x.double(), g.double(), eps)),
+    (checks.check_causal_batch_norm, causal_batch_norm),
+    (checks.check_causal_batch_norm, causal_batch_norm_cumsum),
+    (checks.check_from_annotated, from_annotated),
+    (checks.check_from_annotated, lambda a, b: (a * (1 - 1 / a.numel()) ** 0.5, b)),
     (checks.check_rms_norm, rms_norm),
     (checks.check_rms_norm, lambda x, w, eps: rms_norm(x.double(), w.double(), eps)),
     (checks.check_rms_norm, lambda x, w, eps: F.rms_norm(x, (x.shape[-1],), w, eps)),
@@ -99,39 +126,33 @@ RIGHT = [
 ]
 
 WRONG = [
-    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, w, b, eps, unbiased=True),
-     "unbiased variance"),
-    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, w, b, eps, eps_outside=True),
-     "eps must go inside the square root"),
-    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, w, b, eps, dim=0), "batch axis"),
-    (checks.check_layer_norm,
-     lambda x, w, b, eps: layer_norm(x, w, b, eps, dim=-2 if x.dim() >= 3 else -1),
-     "sequence axis"),
-    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, 1.0, 0.0, eps),
-     "forgot the gain and bias"),
-    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, b, w, eps), "swapped"),
-    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, w, b, eps).detach(),
-     "cut off from autograd"),
-    (checks.check_layer_norm, lambda x, w, b, eps: layer_norm(x, w.detach(), b, eps),
-     "no gradient reaches weight"),
-    (checks.check_layer_norm,
-     lambda x, w, b, eps: layer_norm(x, w, b, eps)[..., :-1], "wrong shape"),
-    (checks.check_layer_norm,
-     lambda x, w, b, eps: x / (x.var(-1, keepdim=True, unbiased=False) + eps).sqrt() * w + b,
-     "subtract the mean from x"),
-    (checks.check_layer_norm,
-     lambda x, w, b, eps: (x - x.mean()) / (x.var(unbiased=False) + eps).sqrt() * w + b,
-     "all axes at once"),
-    (checks.check_post_ln, lambda x, sub, norm: x + sub(norm(x)), "this is the pre-LN placement"),
-    (checks.check_post_ln, lambda x, sub, norm: norm(sub(x)), "the residual is missing"),
-    (checks.check_post_ln, lambda x, sub, norm: x + norm(sub(x)), "normalize the sum"),
-    (checks.check_post_ln, lambda x, sub, norm: x + sub(x), "forgot the layer norm"),
-    (checks.check_pre_ln, lambda x, sub, norm: norm(x + sub(x)), "this is the post-LN placement"),
-    (checks.check_pre_ln, lambda x, sub, norm: sub(norm(x)), "the residual is missing"),
-    (checks.check_pre_ln, lambda x, sub, norm: norm(x) + sub(norm(x)), "original x, not norm(x)"),
-    (checks.check_pre_ln,
-     lambda x, sub, norm: x + norm(sub(x)), "the norm goes before the sublayer"),
-    (checks.check_pre_ln, lambda x, sub, norm: x * 2, "wrong values"),
+    (checks.check_layer_norm_backward,
+     lambda x, g, eps: layer_norm_backward(x, g, eps, mean_term=False, std_term=False),
+     "treats the mean and the std as constants"),
+    (checks.check_layer_norm_backward,
+     lambda x, g, eps: layer_norm_backward(x, g, eps, mean_term=False),
+     "the mean depends on every x_i"),
+    (checks.check_layer_norm_backward,
+     lambda x, g, eps: layer_norm_backward(x, g, eps, std_term=False),
+     "the std depends on every x_i"),
+    (checks.check_layer_norm_backward,
+     lambda x, g, eps: layer_norm_backward(x, g, eps, divide=False), "divide by the std"),
+    (checks.check_layer_norm_backward, lambda x, g, eps: by_autograd(x, g, eps)[..., :-1],
+     "wrong shape"),
+    (checks.check_causal_batch_norm, lambda x, eps: causal_batch_norm(x, eps, seen="all"),
+     "later positions' statistics"),
+    (checks.check_causal_batch_norm, lambda x, eps: causal_batch_norm(x, eps, pool=1),
+     "pool the B sequences too"),
+    (checks.check_causal_batch_norm, lambda x, eps: causal_batch_norm(x, eps, seen="alone"),
+     "position t alone"),
+    (checks.check_causal_batch_norm, lambda x, eps: causal_batch_norm(x, eps, unbiased=True),
+     "biased variance"),
+    (checks.check_from_annotated, lambda a, b: (a.clone(), b.clone()), "divides by D - 1"),
+    (checks.check_from_annotated,
+     lambda a, b: from_annotated(a, b, factor=lambda d: math.sqrt(d / (d - 1))), "other way"),
+    (checks.check_from_annotated, lambda a, b: from_annotated(a, b, bias_factor=True),
+     "needs no correction"),
+    (checks.check_from_annotated, lambda a, b: a, "expected a tuple (weight, bias)"),
     (checks.check_rms_norm,
      lambda x, w, eps: rms_norm(x, w, eps, center=True), "subtracted the mean"),
     (checks.check_rms_norm, lambda x, w, eps: rms_norm(x, w, eps, eps_outside=True),
@@ -162,8 +183,8 @@ WRONG = [
 def test_checks_leave_the_global_random_state_alone():
     torch.manual_seed(0)
     before = torch.get_rng_state()
-    assert checks.check_layer_norm(layer_norm)
-    assert checks.check_post_ln(lambda x, sub, norm: norm(x + sub(x)))
+    assert checks.check_layer_norm_backward(layer_norm_backward)
+    assert checks.check_causal_batch_norm(causal_batch_norm)
     assert checks.check_rms_norm(rms_norm)
     assert checks.check_stream_rms(lambda n: (1 + 0.06 * n) ** 0.5)  # variance: +0.06 a block
     assert torch.equal(torch.get_rng_state(), before)

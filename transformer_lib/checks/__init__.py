@@ -18,7 +18,8 @@ _CHECKS = {  # chapter module -> the checks it defines, without their "check_" p
             "softmax_saturation multi_head_attention",
     "ch03": "swiglu_ffn ffn_parameter_count position_wise gelu_tanh inactive_units "
             "feed_forward_module",
-    "ch04": "layer_norm post_ln pre_ln rms_norm stream_rms layer_norm_module residual_module",
+    "ch04": "layer_norm_module residual_module layer_norm_backward from_annotated "
+            "causal_batch_norm rms_norm stream_rms",
     "ch05": "encoder_layer padding_mask_from_ids encoder_parameter_count masked_mean_pooling "
             "encoder_layer_module",
     "ch06": "shift_right cross_attention decoder_layer transformer_parameter_count "
