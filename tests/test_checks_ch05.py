@@ -1,5 +1,7 @@
 """Chapter 5's exercise checks accept right answers and explain the typical wrong ones."""
 
+import math
+
 import torch
 from torch import nn
 
@@ -7,41 +9,29 @@ import transformer_lib as tl
 from transformer_lib import checks
 
 
-def right_layer(x, mask, self_attn, ffn, norm1, norm2, norm_first):
-    if norm_first:
-        x = x + self_attn(norm1(x), mask=mask)
-        return x + ffn(norm2(x))
-    x = norm1(x + self_attn(x, mask=mask))
-    return norm2(x + ffn(x))
+def right_share(weights, seqs):
+    same = seqs[:, None, :, None] == seqs[:, None, None, :]  # (B, 1, S, S)
+    return torch.where(same, weights, 0.0).sum(-1)
 
 
-def layer_with_residual_module(x, mask, self_attn, ffn, norm1, norm2, norm_first):
-    """Another right answer: through tl.ResidualConnection with the given norms."""
-    blocks = []
-    for norm in (norm1, norm2):
-        block = tl.ResidualConnection(norm.d_model, norm_first=norm_first, eps=norm.eps)
-        block.norm = norm
-        blocks.append(block)
-    x = blocks[0](x, lambda h: self_attn(h, mask=mask))
-    return blocks[1](x, ffn)
+def share_by_loops(weights, seqs):
+    """Another right answer: one query at a time."""
+    out = torch.zeros(weights.shape[:3])
+    for b in range(seqs.shape[0]):
+        for t in range(seqs.shape[1]):
+            out[b, :, t] = weights[b, :, t, seqs[b] == seqs[b, t]].sum(-1)
+    return out
 
 
-def always_post_ln(x, mask, self_attn, ffn, norm1, norm2, norm_first):
-    return right_layer(x, mask, self_attn, ffn, norm1, norm2, False)
+def right_share_for_count(p1, k, n):
+    ratio = p1 * (n - 1) / (1 - p1)
+    return k * ratio / (k * ratio + n - k)
 
 
-def always_pre_ln(x, mask, self_attn, ffn, norm1, norm2, norm_first):
-    return right_layer(x, mask, self_attn, ffn, norm1, norm2, True)
-
-
-def no_residual(x, mask, self_attn, ffn, norm1, norm2, norm_first):
-    if norm_first:
-        return ffn(norm2(self_attn(norm1(x), mask=mask)))
-    return norm2(ffn(norm1(self_attn(x, mask=mask))))
-
-
-def right_mask(ids, pad_id):
-    return (ids != pad_id).unsqueeze(1)
+def share_through_logs(p1, k, n):
+    """Another right answer: the scores' difference a - b, then the softmax itself."""
+    a_minus_b = math.log(p1 / (1 - p1) * (n - 1))
+    return float(torch.tensor([a_minus_b] * k + [0.0] * (n - k)).softmax(0)[:k].sum())
 
 
 def right_count(d_model, d_ff, n_layers):
@@ -86,34 +76,33 @@ RIGHT = [
     (checks.check_encoder_layer_module,  # the library's
      lambda d, h, f, p, norm_first: tl.EncoderLayer(tl.TransformerConfig(
          vocab_size=10, d_model=d, n_heads=h, d_ff=f, dropout=p, norm_first=norm_first))),
-    (checks.check_encoder_layer, right_layer),
-    (checks.check_encoder_layer, layer_with_residual_module),
-    (checks.check_padding_mask_from_ids, right_mask),
+    (checks.check_own_symbol_share, right_share),
+    (checks.check_own_symbol_share, share_by_loops),
+    (checks.check_share_for_count, right_share_for_count),
+    (checks.check_share_for_count, share_through_logs),
     (checks.check_encoder_parameter_count, right_count),
     (checks.check_masked_mean_pooling, right_pooling),
 ]
 
 WRONG = [
-    (checks.check_encoder_layer, always_post_ln, "asks for pre-LN, but your layer is post-LN"),
-    (checks.check_encoder_layer, always_pre_ln, "asks for post-LN, but your layer is pre-LN"),
-    (checks.check_encoder_layer,
-     lambda x, m, a, f, n1, n2, nf: right_layer(x, None, a, f, n1, n2, nf), "mask is ignored"),
-    (checks.check_encoder_layer,
-     lambda x, m, a, f, n1, n2, nf: right_layer(x, ~m, a, f, n1, n2, nf), "polarity is inverted"),
-    (checks.check_encoder_layer, no_residual, "residual connections are missing"),
-    (checks.check_encoder_layer,
-     lambda x, m, a, f, n1, n2, nf: right_layer(x, m, a, f, n2, n1, nf), "swapped"),
-    (checks.check_encoder_layer,
-     lambda x, m, a, f, n1, n2, nf: n1(x + a(x, mask=m)), "feed-forward sublayer is missing"),
-    (checks.check_encoder_layer, lambda x, *rest: x[:, 0], "wrong shape"),
-    (checks.check_padding_mask_from_ids, lambda ids, p: (ids == p).unsqueeze(1),
-     "polarity is inverted"),
-    (checks.check_padding_mask_from_ids, lambda ids, p: ids != p, "add the query axis"),
-    (checks.check_padding_mask_from_ids, lambda ids, p: (ids != p).unsqueeze(2),
-     "goes in the middle"),
-    (checks.check_padding_mask_from_ids, lambda ids, p: (ids != 0).unsqueeze(1), "hard-coded 0"),
-    (checks.check_padding_mask_from_ids, lambda ids, p: (ids != p).unsqueeze(1).long(),
-     "expected a bool tensor"),
+    (checks.check_own_symbol_share, lambda w, s: right_share(w.transpose(-2, -1), s),
+     "sum over the keys"),
+    (checks.check_own_symbol_share,
+     lambda w, s: right_share(w * (1 - torch.eye(w.shape[-1])), s), "own position"),
+    (checks.check_own_symbol_share,
+     lambda w, s: (s[:, None, :, None] == s[:, None, None, :]).sum(-1), "counts the matching"),
+    (checks.check_own_symbol_share, lambda w, s: right_share(w, s) / w.shape[-1],
+     "do not average"),
+    (checks.check_own_symbol_share, lambda w, s: 1 - right_share(w, s), "other symbols"),
+    (checks.check_own_symbol_share, lambda w, s: right_share(w, s)[:, 0], "wrong shape"),
+    (checks.check_share_for_count, lambda p1, k, n: p1 * k, "not proportional to k"),
+    (checks.check_share_for_count, lambda p1, k, n: k / n, "use p1"),
+    (checks.check_share_for_count,
+     lambda p1, k, n: k * p1 * n / (1 - p1) / (k * p1 * n / (1 - p1) + n - k), "n - 1, not n"),
+    (checks.check_share_for_count,
+     lambda p1, k, n: k * p1 * (n - 1) / (1 - p1) / (k * p1 * (n - 1) / (1 - p1) + n),
+     "n - k, not n"),
+    (checks.check_share_for_count, lambda p1, k, n: torch.tensor([0.5, 0.5]), "got a tensor"),
     (checks.check_encoder_parameter_count,
      lambda d, f, n: n * (4 * d * d + 2 * d * f + 4 * d), "forgot the biases"),
     (checks.check_encoder_parameter_count,
@@ -143,6 +132,7 @@ def test_checks_leave_the_global_random_stream_alone():
     torch.manual_seed(0)
     expected = torch.rand(3)
     torch.manual_seed(0)
-    checks.check_encoder_layer(right_layer)
+    checks.check_own_symbol_share(right_share)
+    checks.check_encoder_layer_module(EncoderLayer)
     checks.check_encoder_parameter_count(right_count)
     torch.testing.assert_close(torch.rand(3), expected)

@@ -20,8 +20,8 @@ _CHECKS = {  # chapter module -> the checks it defines, without their "check_" p
             "feed_forward_module",
     "ch04": "layer_norm_module residual_module layer_norm_backward from_annotated "
             "causal_batch_norm rms_norm stream_rms",
-    "ch05": "encoder_layer padding_mask_from_ids encoder_parameter_count masked_mean_pooling "
-            "encoder_layer_module",
+    "ch05": "encoder_layer_module own_symbol_share share_for_count encoder_parameter_count "
+            "masked_mean_pooling",
     "ch06": "shift_right cross_attention decoder_layer transformer_parameter_count "
             "decoder_layer_module",
     "ch07": "seq2seq_loss train_step token_batches mask_tokens trained_transformer",

@@ -7,9 +7,12 @@ import torch
 
 from transformer_lib.attention import padding_mask
 from transformer_lib.checks._compare import (
+    Case,
     compare,
     compare_count,
     copy_weights,
+    diagnose,
+    python_number,
     student_module,
     through_sublayers,
 )
@@ -80,43 +83,6 @@ def _compare_encoder_layer(got, layer, cfg, x, mask) -> None:
     compare(got, expected, inputs, mistakes=mistakes)
 
 
-@check("encoder layer", seed=5)
-@torch.random.fork_rng(devices=[])  # building the layers draws random weights
-def check_encoder_layer(student_fn: Callable, generator):
-    """``student_fn(x (B, S, D), mask (B, 1, S), self_attn, ffn, norm1, norm2, norm_first)`` ->
-    ``(B, S, D)``, as ``nn.TransformerEncoderLayer`` with the same weights (mask True: real)."""
-    sizes = [(2, 5, 8, 2, 16, False, "relu"), (3, 7, 16, 4, 32, True, "relu"),
-             (2, 6, 12, 3, 24, False, "gelu"), (4, 4, 16, 2, 64, True, "gelu")]
-    for layer, cfg, x, mask in _encoder_cases(generator, sizes):
-        with torch.no_grad():
-            got = call(student_fn, x, mask, layer.self_attn, layer.ffn, layer.attn_block.norm,
-                       layer.ffn_block.norm, cfg.norm_first)
-        _compare_encoder_layer(got, layer, cfg, x, mask)
-
-
-@check("padding mask from token ids", seed=6)
-def check_padding_mask_from_ids(student_fn: Callable, generator):
-    """``student_fn(ids (B, S) integer, pad_id)`` -> ``(B, 1, S)`` bool, True at real tokens."""
-    for pad_id, lengths, length in [(0, [5, 3, 1], 5), (3, [6, 6, 2, 4], 6), (1, [4], 4)]:
-        ids = torch.randint(0, 10, (len(lengths), length), generator=generator)
-        ids[ids == pad_id] = (pad_id + 1) % 10  # no pad_id among the real tokens
-        if pad_id != 0:
-            ids[:, 0] = 0  # a real token whose id is 0
-        for row, n in enumerate(lengths):
-            ids[row, n:] = pad_id
-        expected = (ids != pad_id).unsqueeze(1)  # (B, 1, S)
-        got = call(student_fn, ids, pad_id)
-        compare(got, expected, {"ids": ids, "pad_id": pad_id}, mistakes={
-            "the polarity is inverted: the mask must be True at real tokens (may attend) and "
-            "False at the padding": ~expected,
-            "use the pad_id argument instead of a hard-coded 0": (ids != 0).unsqueeze(1),
-            f"wrong shape {tuple(ids.shape)}: add the query axis, (B, 1, S) broadcasts over the "
-            "T queries (use .unsqueeze(1))": expected.squeeze(1),
-            f"wrong shape {(*ids.shape, 1)}: the new axis goes in the middle, (B, 1, S), so that "
-            "the mask broadcasts over queries": expected.transpose(1, 2),
-        })
-
-
 @check("encoder parameter count")
 def check_encoder_parameter_count(student_fn: Callable[[int, int, int], int]):
     """``student_fn(d_model, d_ff, n_layers)`` -> parameters of the paper's (post-LN) encoder
@@ -179,3 +145,50 @@ def check_encoder_layer_module(student_cls, generator):
         with torch.no_grad():
             got = call(student.eval(), x, mask)
         _compare_encoder_layer(got, layer, cfg, x, mask)
+
+
+@check("share of attention on the own symbol", seed=10)
+def check_own_symbol_share(student_fn: Callable, generator):
+    """``student_fn(weights (B, H, S, S), seqs (B, S))`` -> ``(B, H, S)``: for each query, the
+    total weight on the keys that hold the query's symbol, its own position included."""
+    for batch, heads, length, n_symbols in [(2, 1, 5, 3), (3, 4, 8, 6), (1, 2, 6, 2)]:
+        weights = torch.randn(batch, heads, length, length, generator=generator).softmax(-1)
+        seqs = torch.randint(1, n_symbols + 1, (batch, length), generator=generator)
+        same = (seqs.unsqueeze(2) == seqs.unsqueeze(1)).unsqueeze(1)  # (B, 1, S, S)
+        expected = (weights * same).sum(-1)  # (B, H, S)
+        itself = torch.eye(length, dtype=torch.bool)  # (S, S)
+        got = call(student_fn, weights, seqs)
+        compare(got, expected, {"weights": weights, "seqs": seqs}, mistakes={
+            "sum over the keys, the last axis: row t of the weights is where query t looks":
+                (weights * same).sum(-2),
+            "the query's own position holds its symbol too: count its weight":
+                (weights * (same & ~itself)).sum(-1),
+            "that counts the matching keys; add up their attention weights instead":
+                same.sum(-1).expand_as(expected),
+            "sum the weights of the matching keys; do not average them": (weights * same).mean(-1),
+            "that is the share on the other symbols; keep the keys that hold the query's symbol":
+                (weights * ~same).sum(-1),
+        })
+
+
+@check("share for a count")
+def check_share_for_count(student_fn: Callable):
+    """``student_fn(p1, k, n)`` -> float: the share on the own symbol at ``k`` occurrences among
+    ``n`` tokens, when the share at one occurrence is ``p1`` and the scores do not depend on k."""
+    cases = []
+    for p1, k, n in [(0.5, 3, 8), (0.2, 2, 8), (0.9, 5, 10), (0.3, 4, 16), (0.125, 1, 8)]:
+        inputs = f"p1={p1}, k={k}, n={n}"
+        got = python_number(call(student_fn, p1, k, n), inputs, (int, float), item=True)
+        ratio = p1 * (n - 1) / (1 - p1)  # e^(a - b)
+        expected = k * ratio / (k * ratio + n - k)
+        cases.append(Case(got, expected, shown=f"{inputs}: expected {expected:.4g}, got {got:.4g}",
+                          mistakes={
+            "the share is not proportional to k: the other n - k keys shrink as k grows":
+                p1 * k,
+            "k / n is the share of a head that gives every key the same score; use p1 to find "
+            "e^(a - b)": k / n,
+            "at k = 1 the other keys number n - 1, not n": (
+                k * p1 * n / (1 - p1) / (k * p1 * n / (1 - p1) + n - k)),
+            "the keys of other symbols number n - k, not n": k * ratio / (k * ratio + n),
+        }))
+    diagnose(cases)
