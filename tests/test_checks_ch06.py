@@ -8,19 +8,6 @@ from torch import nn
 
 import transformer_lib as tl
 from transformer_lib import checks
-from transformer_lib.attention import causal_mask
-
-
-# --- shift right --------------------------------------------------------------------------------
-def right_shift(tgt, bos_id):
-    bos = torch.full((tgt.shape[0], 1), bos_id, dtype=torch.long)
-    return torch.cat([bos, tgt[:, :-1]], dim=1)
-
-
-def shift_in_place(tgt, bos_id):
-    tgt[:, 1:] = tgt[:, :-1].clone()
-    tgt[:, 0] = bos_id
-    return tgt
 
 
 # --- cross-attention ----------------------------------------------------------------------------
@@ -33,37 +20,6 @@ def attend(q, k, v, mask, scale=True):
 
 def right_cross(x, memory, w_q, w_k, w_v, mask):
     return attend(x @ w_q, memory @ w_k, memory @ w_v, mask)
-
-
-# --- decoder layer ------------------------------------------------------------------------------
-def decoder_layer(layer, x, memory, tgt_mask, memory_mask, norm_first, post_ln_only=False,
-                  own_causal=False, memory_masked=True, norm_memory=False, cross=True,
-                  swapped=False):
-    norms = (layer.self_attn_block.norm, layer.cross_attn_block.norm, layer.ffn_block.norm)
-    source = norms[1](memory) if norm_memory else memory
-    mask = memory_mask if memory_masked else None
-    sublayers = (
-        lambda h: layer.self_attn(h, mask=causal_mask(x.shape[1]) if own_causal else tgt_mask),
-        lambda h: layer.cross_attn(source, h, h, mask) if swapped else layer.cross_attn(
-            h, source, source, mask),
-        layer.ffn,
-    )
-    pre = norm_first and not post_ln_only
-    for index, (norm, sublayer) in enumerate(zip(norms, sublayers)):
-        if index == 1 and not cross:
-            continue
-        x = x + sublayer(norm(x)) if pre else norm(x + sublayer(x))
-    return x
-
-
-# --- parameter count ----------------------------------------------------------------------------
-def right_count(V, D, F_, H, N, *, biases=True, norms=True, shared_times=1, output_bias=False):
-    attention = 4 * D * D + (4 * D if biases else 0)
-    ffn = 2 * D * F_ + ((F_ + D) if biases else 0)
-    norm = 2 * D if norms else 0
-    encoder_layer = attention + ffn + 2 * norm
-    decoder_layer_ = 2 * attention + ffn + 3 * norm
-    return N * (encoder_layer + decoder_layer_) + shared_times * V * D + (V if output_bias else 0)
 
 
 class DecoderLayer(nn.Module):
@@ -92,35 +48,94 @@ def decoder_with(**mistake):
     return lambda d, h, f, p, norm_first: DecoderLayer(d, h, f, p, norm_first, **mistake)
 
 
+
+# --- GPT ----------------------------------------------------------------------------------------
+def encoder_layer(d_model, n_heads, d_ff, dropout=0.0, norm_first=False):
+    return tl.EncoderLayer(tl.TransformerConfig(vocab_size=1, d_model=d_model, n_heads=n_heads,
+                                                d_ff=d_ff, dropout=dropout,
+                                                norm_first=norm_first, pad_id=None))
+
+
+class GPT(nn.Module):
+    """The build exercise's solution, from the library's layers; keywords make known mistakes."""
+
+    def __init__(self, vocab_size, d_model, n_heads, d_ff, n_layers, max_len, causal=True,
+                 positions="right", final_norm=True, norm_first=True, scaled=False, tied=False):
+        super().__init__()
+        self.token_embedding = nn.Embedding(vocab_size, d_model)
+        self.position_embedding = nn.Embedding(max_len, d_model)
+        self.layers = nn.ModuleList(encoder_layer(d_model, n_heads, d_ff, 0.0, norm_first)
+                                    for _ in range(n_layers))
+        self.final_norm = tl.LayerNorm(d_model)
+        self.output = nn.Linear(d_model, vocab_size)
+        if tied:
+            self.output.weight = self.token_embedding.weight
+        self.causal, self.positions, self.use_final_norm = causal, positions, final_norm
+        self.scale = math.sqrt(d_model) if scaled else 1.0
+
+    def forward(self, ids):
+        length = ids.shape[1]
+        x = self.token_embedding(ids) * self.scale
+        where = {"right": torch.arange(length), "from 1": torch.arange(1, length + 1),
+                 "token ids": ids}.get(self.positions)
+        if where is not None:
+            x = x + self.position_embedding(where)
+        mask = tl.causal_mask(length) if self.causal else None
+        for layer in self.layers:
+            x = layer(x, mask)
+        return self.output(self.final_norm(x) if self.use_final_norm else x)
+
+
+def gpt_with(**mistake):
+    return lambda *sizes: GPT(*sizes, **mistake)
+
+
+class GPTByHand(GPT):
+    """Right too: nn.LayerNorm as the final norm, a hand-made mask, positions by slicing."""
+
+    def __init__(self, vocab_size, d_model, n_heads, d_ff, n_layers, max_len):
+        super().__init__(vocab_size, d_model, n_heads, d_ff, n_layers, max_len)
+        self.final_norm = nn.LayerNorm(d_model)
+
+    def forward(self, ids):
+        length = ids.shape[1]
+        x = self.token_embedding(ids) + self.position_embedding.weight[:length]  # (B, T, D)
+        mask = torch.ones(length, length, dtype=torch.bool).tril()  # (T, T)
+        for layer in self.layers:
+            x = layer(x, mask)
+        return self.output(self.final_norm(x))
+
+
+# --- greedy generation --------------------------------------------------------------------------
+def greedy(model, ids, n_new, eval_mode=True, position=-1, feed_back=True, new_only=False):
+    if eval_mode:
+        model.eval()
+    out = ids
+    with torch.no_grad():
+        for _ in range(n_new):
+            logits = model(out if feed_back else ids)  # (B, T, V)
+            out = torch.cat([out, logits[:, position].argmax(dim=-1, keepdim=True)], dim=1)
+    return out[:, ids.shape[1]:] if new_only else out
+
+
+def greedy_with(**mistake):
+    return lambda model, ids, n_new: greedy(model, ids, n_new, **mistake)
+
 RIGHT = [
     (checks.check_decoder_layer_module, DecoderLayer),
     (checks.check_decoder_layer_module,  # the library's
      lambda d, h, f, p, norm_first: tl.DecoderLayer(tl.TransformerConfig(
          vocab_size=10, d_model=d, n_heads=h, d_ff=f, dropout=p, norm_first=norm_first))),
-    (checks.check_shift_right, right_shift),
     (checks.check_cross_attention, right_cross),
     (checks.check_cross_attention,
      lambda x, m, wq, wk, wv, mask: F.scaled_dot_product_attention(x @ wq, m @ wk, m @ wv,
                                                                   attn_mask=mask)),
-    (checks.check_decoder_layer, decoder_layer),
-    (checks.check_decoder_layer,
-     lambda layer, x, memory, tgt_mask, memory_mask, norm_first: layer(x, memory, tgt_mask,
-                                                                       memory_mask)),
-    (checks.check_transformer_parameter_count, right_count),
+    (checks.check_gpt_module, GPT),
+    (checks.check_gpt_module, GPTByHand),
+    (checks.check_greedy_generate, greedy),
 ]
 
 WRONG = [
-    (checks.check_shift_right,
-     lambda t, b: torch.cat([torch.full((t.shape[0], 1), b), t], dim=1), "drop it"),
-    (checks.check_shift_right, lambda t, b: t.clone(), "the target itself"),
-    (checks.check_shift_right,
-     lambda t, b: torch.cat([t[:, 1:], torch.full((t.shape[0], 1), b)], dim=1),
-     "shifted to the left"),
-    (checks.check_shift_right,
-     lambda t, b: torch.cat([torch.full((t.shape[0], 1), b), t[:, 1:]], dim=1),
-     "replaced the first"),
-    (checks.check_shift_right, shift_in_place, "in place"),
-    (checks.check_shift_right, lambda t, b: right_shift(t, b).float(), "dtype torch.long"),
     (checks.check_cross_attention,
      lambda x, m, wq, wk, wv, mask: attend(m @ wq, x @ wk, x @ wv, mask), "queries must come from"),
     (checks.check_cross_attention,
@@ -131,67 +146,51 @@ WRONG = [
      lambda x, m, wq, wk, wv, mask: attend(x @ wq, m @ wk, m @ wv, None), "forgot the memory mask"),
     (checks.check_cross_attention,
      lambda x, m, wq, wk, wv, mask: attend(x @ wq, m @ wk, m @ wv, mask, scale=False), "sqrt(Dh)"),
-    (checks.check_decoder_layer,
-     lambda *a: decoder_layer(*a, post_ln_only=True), "each sublayer must be pre-LN"),
-    (checks.check_decoder_layer, lambda *a: decoder_layer(*a[:5], True), "must be post-LN"),
-    (checks.check_decoder_layer,
-     lambda *a: decoder_layer(*a[:3], None, *a[4:]), "the future leaks"),
-    (checks.check_decoder_layer,
-     lambda *a: decoder_layer(*a, own_causal=True), "not a causal mask of your own"),
-    (checks.check_decoder_layer,
-     lambda *a: decoder_layer(*a, memory_masked=False), "forgot memory_mask"),
-    (checks.check_decoder_layer,
-     lambda *a: decoder_layer(*a, cross=False), "cross-attention sublayer is missing"),
-    (checks.check_decoder_layer,
-     lambda *a: decoder_layer(*a, norm_memory=True), "not norm(memory)"),
-    (checks.check_decoder_layer, lambda *a: decoder_layer(*a, swapped=True), "not the other way"),
-    (checks.check_decoder_layer,  # right where S = T, then swapped queries raise a shape error
-     lambda *a: decoder_layer(*a, swapped=a[1].shape[1] != a[2].shape[1]), "your code raised"),
-    (checks.check_transformer_parameter_count,
-     lambda *a: right_count(*a, shared_times=3), "three times"),
-    (checks.check_transformer_parameter_count,
-     lambda *a: right_count(*a, output_bias=True), "no bias"),
-    (checks.check_transformer_parameter_count,
-     lambda *a: right_count(*a, shared_times=2), "matrix twice"),
-    (checks.check_transformer_parameter_count,
-     lambda *a: right_count(*a, norms=False, biases=False), "the biases and the layer norms"),
-    (checks.check_transformer_parameter_count,
-     lambda V, D, F_, H, N: right_count(V, D, F_, H, N) - N * (4 * D * D + 4 * D),
-     "each decoder layer's cross-attention"),
-    (checks.check_transformer_parameter_count,
-     lambda V, D, F_, H, N: right_count(V, D, F_, H, N) - N * (4 * D * D + 6 * D),
-     "cross-attention and its layer norm"),
-    (checks.check_transformer_parameter_count,
-     lambda V, D, F_, H, N: right_count(V, D, F_, H, N) - V * D, "left out the embedding matrix"),
-    (checks.check_transformer_parameter_count,
-     lambda *a: right_count(*a, shared_times=3, output_bias=True), "without sharing"),
-    (checks.check_transformer_parameter_count,
-     lambda *a: right_count(*a, norms=False), "layer norms"),
-    (checks.check_transformer_parameter_count,
-     lambda *a: right_count(*a, biases=False), "biases of the linear layers"),
-    (checks.check_transformer_parameter_count,
-     lambda *a: float(right_count(*a)), "Python int"),
-    (checks.check_transformer_parameter_count,
-     lambda *a: torch.tensor(right_count(*a)), "Python int"),
-    (checks.check_transformer_parameter_count, lambda *a: right_count(*a) + 1, "difference +1"),
     (checks.check_decoder_layer_module, decoder_with(causal=False), "future"),
     (checks.check_decoder_layer_module, decoder_with(memory_mask=False), "memory"),
     (checks.check_decoder_layer_module, lambda d, h, f, p, norm_first: nn.Linear(d, d),
      "has no parameter self_attn.q_proj.weight"),
+    (checks.check_gpt_module, gpt_with(causal=False), "the future leaks"),
+    (checks.check_gpt_module, gpt_with(positions=None), "position embedding is missing"),
+    (checks.check_gpt_module, gpt_with(final_norm=False), "final LayerNorm is missing"),
+    (checks.check_gpt_module, gpt_with(norm_first=False), "your layers are post-LN"),
+    (checks.check_gpt_module, gpt_with(norm_first=False, final_norm=False), "no final norm"),
+    (checks.check_gpt_module, gpt_with(positions="from 1"), "off by one"),
+    (checks.check_gpt_module, gpt_with(positions="token ids"), "indexed by the token ids"),
+    (checks.check_gpt_module, gpt_with(scaled=True), "sqrt(D)"),
+    (checks.check_gpt_module, gpt_with(tied=True), "its own nn.Linear"),
+    (checks.check_gpt_module, lambda v, d, h, f, n, m: nn.Linear(d, v),
+     "has no parameter token_embedding.weight"),
+    (checks.check_greedy_generate, greedy_with(eval_mode=False), "model.eval()"),
+    (checks.check_greedy_generate, greedy_with(position=0), "logits[:, -1]"),
+    (checks.check_greedy_generate, greedy_with(feed_back=False), "feed each new token back"),
+    (checks.check_greedy_generate, greedy_with(new_only=True), "not the new tokens alone"),
+
 ]
 
 
-def test_decoder_layer_check_leaves_the_global_random_stream_alone():
+def test_gpt_check_leaves_the_global_random_stream_alone():
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)
-    checks.check_decoder_layer(decoder_layer)
+    assert checks.check_gpt_module(GPT)
     assert torch.equal(torch.rand(3), expected)
 
 
-def test_parameter_count_check_leaves_the_global_random_stream_alone():
+def test_greedy_check_leaves_the_global_random_stream_alone():
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)
-    checks.check_transformer_parameter_count(right_count)
+    assert checks.check_greedy_generate(greedy)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_gpt_that_sees_the_future_is_caught_by_perturbing_the_future():
+    """The leak is found by changing later tokens, whatever else the model gets wrong."""
+    result = checks.check_gpt_module(gpt_with(causal=False, scaled=True))
+    assert not result and "changing the tokens at positions" in result.message, result.message
+
+
+def test_the_gpt_check_says_which_names_it_copies():
+    result = checks.check_gpt_module(lambda v, d, h, f, n, m: nn.Linear(d, v))
+    assert "token_embedding, position_embedding, layers" in result.message, result.message

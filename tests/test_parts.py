@@ -216,22 +216,31 @@ def run_as_learner(chapter: str, folder: Path):
 
 
 @pytest.mark.notebooks
-def test_a_learner_carries_their_parts_from_chapter_2_to_chapter_6(tmp_path, monkeypatch):
-    """Chapters 2 to 6 in one folder, every build exercise solved, no TRANSFORMER_LIB_PARTS:
+def test_a_learner_carries_their_parts_from_chapter_2_to_7_and_trains_them(tmp_path,
+                                                                           monkeypatch):
+    """Chapters 2 to 7 in one folder, every build exercise solved, no TRANSFORMER_LIB_PARTS:
     every part lands in my_transformer.py and loads back, on its own, as a module that passes its
     chapter's check; the encoder and decoder layers of chapters 5 and 6 are made of the learner's
-    attention, feed-forward network and residual blocks, copied in, not the library's."""
+    attention, feed-forward network and residual blocks, copied in, not the library's; and
+    chapter 7's capstone trains a Transformer of those layers, with the learner's own loss and
+    step, to at least 99 % exact match on the held-out sequences."""
     from transformer_lib import checks
 
     monkeypatch.delenv(parts.ENVIRONMENT, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     for chapter in ("02_attention", "03_feed_forward", "04_layer_norm", "05_encoder",
-                    "06_decoder"):
+                    "06_decoder", "07_training"):
         learner = run_as_learner(chapter, tmp_path)
-    loaded = "".join(output.get("text", "") for cell in learner.cells
-                     for output in cell.get("outputs", []))
+        if chapter == "06_decoder":
+            loaded = "".join(output.get("text", "") for cell in learner.cells
+                             for output in cell.get("outputs", []))
     for part in ("MultiHeadAttention", "FeedForward", "ResidualConnection"):
         assert f"{part}: yours, saved from chapter" in loaded, part
+    capstone = "".join(output.get("text", "") for cell in learner.cells
+                       for output in cell.get("outputs", []))
+    assert "EncoderLayer: yours, saved from chapter 5" in capstone
+    assert "DecoderLayer: yours, saved from chapter 6" in capstone
+    assert "[PASSED] your trained Transformer" in capstone
     written = tmp_path / "my_transformer.py"
     monkeypatch.setenv(parts.ENVIRONMENT, str(written))
     for name, check in SAVED.items():
@@ -244,3 +253,25 @@ def test_a_learner_carries_their_parts_from_chapter_2_to_chapter_6(tmp_path, mon
     assert type(encoder_layer.attn_block.norm).__name__ == "LayerNorm"
     decoder_layer = parts.load(DecoderLayer=tl.DecoderLayer)(8, 2, 16, 0.0, False)
     assert type(decoder_layer.cross_attn).__module__ == "my_transformer"
+
+
+def test_the_gpt_of_chapter_6_is_saved_with_its_fallback_layers_and_loads_back(parts_file):
+    """Chapter 6's GPT, built on the library's layers (no chapter 5 part saved): saving it writes
+    the fallback ``tl.EncoderLayer.sized`` as an import, and the loaded class passes its check."""
+    from transformer_lib import checks
+
+    book = nbformat.read(ROOT / "notebooks" / "06_decoder.ipynb", as_version=4)
+    (solution,) = [c.source for c in book.cells if c.metadata.get("nbgrader", {}).get(
+        "grade_id") == "ch06-exercise-build-gpt"]
+    cell = run_cell("""
+        from transformer_lib import parts
+        EncoderLayer, LayerNorm = parts.load(EncoderLayer=tl.EncoderLayer.sized,
+                                             LayerNorm=tl.LayerNorm)
+        """, notebook())
+    run_cell(solution, cell)
+    parts.save(cell["GPT"], "chapter 6")
+    assert "EncoderLayer = transformer_lib.encoder.EncoderLayer.sized" in parts_file.read_text()
+    gpt = parts.load(GPT=torch.nn.Module)
+    assert gpt.__module__ == "my_transformer" and checks.check_gpt_module(gpt).passed
+    logits = gpt(11, 8, 2, 16, 2, 12).eval()(torch.randint(0, 11, (2, 5)))
+    assert logits.shape == (2, 5, 11)

@@ -110,6 +110,11 @@ def _requirement(name: str, value, owner: str) -> tuple[str, object | None]:
         return f"import {module} as {name}", None
     if isinstance(value, (bool, int, float, str)) or value is None:
         return f"{name} = {value!r}", None
+    if inspect.ismethod(value) and inspect.isclass(value.__self__) and (
+            value.__self__.__module__ not in ("__main__", MODULE)):  # e.g. tl.EncoderLayer.sized
+        owner = value.__self__
+        return (f"import {owner.__module__}\n"
+                f"{name} = {owner.__module__}.{owner.__qualname__}.{value.__name__}"), None
     if inspect.isfunction(value) or inspect.isclass(value):
         if value.__module__ in ("__main__", MODULE):
             return "", value  # yours: its code is saved with the part

@@ -22,8 +22,7 @@ _CHECKS = {  # chapter module -> the checks it defines, without their "check_" p
             "causal_batch_norm rms_norm stream_rms",
     "ch05": "encoder_layer_module own_symbol_share share_for_count encoder_parameter_count "
             "masked_mean_pooling",
-    "ch06": "shift_right cross_attention decoder_layer transformer_parameter_count "
-            "decoder_layer_module",
+    "ch06": "cross_attention decoder_layer_module gpt_module greedy_generate",
     "ch07": "seq2seq_loss train_step token_batches mask_tokens trained_transformer",
     "ch08": "detokenize hard_alignment split_by_number translation_scores",
     "ch09": "lm_shift top_k_filter top_p_filter cached_attention_step perplexity",

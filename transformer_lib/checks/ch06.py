@@ -1,15 +1,16 @@
 """Checks for the exercises of chapter 6 (the decoder and the full Transformer)."""
 
 import copy
+import dataclasses
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from transformer_lib.attention import causal_mask, padding_mask
 from transformer_lib.checks._compare import (
     compare,
-    compare_count,
     copy_weights,
     matches,
     student_module,
@@ -18,30 +19,10 @@ from transformer_lib.checks._compare import (
 from transformer_lib.checks._core import Failure, call, check
 from transformer_lib.config import TransformerConfig
 from transformer_lib.decoder import DecoderLayer
-from transformer_lib.models import Transformer
-from transformer_lib.reference import torch_decoder_layer
-from transformer_lib.utils import count_parameters
-
-
-@check("shift right (teacher forcing input)", seed=6)
-def check_shift_right(student_fn: Callable[[torch.Tensor, int], torch.Tensor], generator):
-    """``student_fn(tgt (B, T) long, bos_id)`` -> the decoder's input ``(B, T)`` long: the target
-    shifted one place to the right, BOS first and the last token dropped (teacher forcing)."""
-    for batch, length, bos_id in [(2, 5, 1), (3, 8, 2), (1, 3, 7), (2, 1, 1)]:
-        tgt = torch.randint(3, 50, (batch, length), generator=generator)  # (B, T)
-        got = call(student_fn, tgt, bos_id)
-        bos = torch.full((batch, 1), bos_id, dtype=torch.long)  # (B, 1)
-        expected = torch.cat([bos, tgt[:, :-1]], dim=1)  # (B, T)
-        compare(got, expected, {"tgt": tgt, "bos_id": bos_id}, long=True, mistakes={
-            "you prepended BOS but kept the last token: drop it (tgt[:, :-1]) so that the "
-            "input has the same length T as the target": torch.cat([bos, tgt], dim=1),
-            "this is the target itself: position t would see the very token it must "
-            "predict; shift it one place to the right": tgt,
-            "you shifted to the left: BOS goes first, and the last target token is the "
-            "one that is dropped": torch.cat([tgt[:, 1:], bos], dim=1),
-            "you replaced the first token by BOS instead of shifting every token one place "
-            "to the right": torch.cat([bos, tgt[:, 1:]], dim=1),
-        })
+from transformer_lib.encoder import EncoderLayer
+from transformer_lib.models import DecoderOnlyLM
+from transformer_lib.normalization import LayerNorm
+from transformer_lib.reference import torch_decoder_layer, torch_encoder_layer, torch_layer_norm
 
 
 @check("cross-attention", seed=16)
@@ -160,55 +141,6 @@ def _compare_decoder_layer(got, layer, cfg, x, memory, tgt_mask, memory_mask) ->
     compare(got, expected, inputs, mistakes=mistakes)
 
 
-@check("decoder layer (against nn.TransformerDecoderLayer)", seed=26)
-@torch.random.fork_rng(devices=[])  # building the layers draws random weights
-def check_decoder_layer(student_fn: Callable, generator):
-    """``student_fn(layer, x (B, T, D), memory (B, S, D), tgt_mask (T, T) causal or (B, T, T)
-    causal and padded, memory_mask (B, 1, S), norm_first)`` -> ``(B, T, D)`` from ``layer``'s
-    parts, as ``nn.TransformerDecoderLayer``."""
-    sizes = [(False, 1, 4, 4, 8, 2, 16), (False, 2, 5, 7, 16, 4, 32),
-             (True, 1, 4, 4, 8, 2, 16), (True, 2, 5, 7, 16, 4, 32)]
-    for layer, cfg, x, memory, tgt_mask, memory_mask in _decoder_cases(generator, sizes):
-        with torch.no_grad():
-            got = call(student_fn, layer, x, memory, tgt_mask, memory_mask, cfg.norm_first)
-        _compare_decoder_layer(got, layer, cfg, x, memory, tgt_mask, memory_mask)
-
-
-@check("parameter count of the encoder-decoder Transformer")
-def check_transformer_parameter_count(student_fn: Callable[..., int]):
-    """``student_fn(vocab_size, d_model, d_ff, n_heads, n_layers)`` -> parameters (int) of the
-    ``tl.Transformer``: N + N layers, one ``(V, D)`` matrix shared by embeddings and output."""
-    cases = [(100, 16, 32, 4, 2), (37000, 512, 2048, 8, 6), (1000, 64, 256, 1, 3),
-             (50, 32, 128, 8, 1), (37000, 1024, 4096, 16, 6)]
-    for vocab, d_model, d_ff, n_heads, n_layers in cases:
-        args = {"vocab_size": vocab, "d_model": d_model, "d_ff": d_ff, "n_heads": n_heads,
-                "n_layers": n_layers}
-        with torch.device("meta"):  # shapes only, no memory for the weights
-            expected = count_parameters(Transformer(TransformerConfig(**args)))
-        V, D, F_, N = vocab, d_model, d_ff, n_layers
-        norms = N * (2 + 3) * 2 * D
-        biases = N * (4 * D + F_ + D) + N * (8 * D + F_ + D)
-        hints = {
-            2 * V * D: "you counted the shared embedding matrix three times (source, target, "
-                       "output): it is one (V, D) matrix, count it once",
-            V * D: "you counted the shared embedding matrix twice: source, target and output "
-                   "share one (V, D) matrix",
-            V: "the output layer has no bias when it is tied to the embedding",
-            2 * V * D + V: "you counted three separate embedding matrices and an output bias: "
-                           "that is the model without sharing",
-            -norms: "you left out the layer norms: each has a gain and a bias of D numbers, "
-                    "2 norms per encoder layer and 3 per decoder layer",
-            -biases: "you left out the biases of the linear layers (attention projections "
-                     "and feed-forward)",
-            -(norms + biases): "you left out the biases and the layer norms",
-            -N * (4 * D * D + 4 * D + 2 * D): "you left out each decoder layer's "
-                                              "cross-attention and its layer norm",
-            -N * (4 * D * D + 4 * D): "you left out each decoder layer's cross-attention",
-            -V * D: "you left out the embedding matrix",
-        }
-        compare_count(student_fn, args, expected, hints, difference=True)
-
-
 @check("DecoderLayer module", seed=27)
 @torch.random.fork_rng(devices=[])  # building the layers draws random weights
 def check_decoder_layer_module(student_cls, generator):
@@ -226,3 +158,174 @@ def check_decoder_layer_module(student_cls, generator):
         with torch.no_grad():
             got = call(student.eval(), x, memory, tgt_mask, memory_mask)
         _compare_decoder_layer(got, layer, cfg, x, memory, tgt_mask, memory_mask)
+
+
+GPT_NAMES = ("token_embedding, position_embedding, layers (your EncoderLayers), final_norm, "
+             "output")
+
+
+def _gpt_teacher(vocab: int, d_model: int, n_heads: int, d_ff: int, n_layers: int,
+                 max_len: int, generator) -> nn.Module:
+    """A GPT made of library layers under the exercise's names, with random weights; the norms'
+    gains and biases are not 1 and 0, so that a missing or misplaced norm shows."""
+    cfg = TransformerConfig(vocab_size=vocab, d_model=d_model, n_heads=n_heads, d_ff=d_ff,
+                            n_layers=n_layers, max_len=max_len, dropout=0.0, norm_first=True,
+                            pad_id=None)
+    torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=generator)))
+    teacher = nn.Module()
+    teacher.cfg = cfg
+    teacher.token_embedding = nn.Embedding(vocab, d_model)
+    teacher.position_embedding = nn.Embedding(max_len, d_model)
+    teacher.layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(n_layers))
+    teacher.final_norm = LayerNorm(d_model)
+    teacher.output = nn.Linear(d_model, vocab)
+    with torch.no_grad():
+        for module in teacher.modules():
+            if isinstance(module, LayerNorm):
+                module.weight.copy_(1 + 0.5 * torch.randn(d_model, generator=generator))
+                module.bias.copy_(0.5 * torch.randn(d_model, generator=generator))
+    return teacher.eval()
+
+
+def _gpt_reference(teacher: nn.Module, ids: torch.Tensor, causal: bool = True,
+                   positions: str = "right", final_norm: bool = True, norm_first: bool = True,
+                   scaled: bool = False) -> torch.Tensor:
+    """Logits ``(B, T, V)`` of ``teacher`` computed by torch.nn modules in float64: embeddings,
+    ``nn.TransformerEncoderLayer`` copies under ``mask=~causal``, ``nn.LayerNorm``, the output
+    layer. The keywords compute the usual wrong models instead."""
+    cfg = dataclasses.replace(teacher.cfg, norm_first=norm_first)
+    length, d_model = ids.shape[1], cfg.d_model
+    x = teacher.token_embedding.weight.double()[ids]  # (B, T, D)
+    x = x * d_model**0.5 if scaled else x
+    where = {"right": torch.arange(length), "from 1": torch.arange(1, length + 1),
+             "token ids": ids}.get(positions)
+    if where is not None:
+        x = x + teacher.position_embedding.weight.double()[where]  # (B, T, D)
+    mask = ~causal_mask(length) if causal else None  # torch's masks: True = blocked
+    for layer in teacher.layers:
+        x = torch_encoder_layer(layer, cfg).double()(x, src_mask=mask)  # (B, T, D)
+    if final_norm:
+        x = torch_layer_norm(teacher.final_norm).double()(x)
+    return teacher.output.double()(x)  # (B, T, V)
+
+
+def _gpt_mistakes(teacher: nn.Module, ids: torch.Tensor) -> dict[str, torch.Tensor]:
+    def wrong(**how):
+        return _gpt_reference(teacher, ids, **how)
+
+    mistakes = {
+        "the future leaks: run every layer under the causal mask, tl.causal_mask(T) (True where "
+        "the key is not after the query)": wrong(causal=False),
+        "the position embedding is missing: add position_embedding(positions 0 .. T-1) to the "
+        "token vectors, or the model cannot tell the order of the tokens": wrong(positions=None),
+        "the final LayerNorm is missing: a pre-LN stack's output is never normalized inside a "
+        "layer, so final_norm comes after the last layer, before the output layer":
+            wrong(final_norm=False),
+        "your layers are post-LN: GPT-2 normalizes first, so build each EncoderLayer with "
+        "norm_first=True": wrong(norm_first=False),
+        "your layers are post-LN (and there is no final norm): GPT-2 normalizes first, so build "
+        "each EncoderLayer with norm_first=True, and add final_norm after the last layer":
+            wrong(norm_first=False, final_norm=False),
+        "do not scale the token vectors by sqrt(D) here: GPT-2 adds the token and position "
+        "embeddings as they are": wrong(scaled=True),
+    }
+    if ids.shape[1] < teacher.position_embedding.num_embeddings:
+        mistakes["the positions are off by one: the first token gets position 0, so index the "
+                 "position embedding with torch.arange(T), not 1 .. T"] = wrong(positions="from 1")
+    if int(ids.max()) < teacher.position_embedding.num_embeddings:
+        mistakes["the position embedding is indexed by the token ids: index it by the positions "
+                 "0 .. T-1 (torch.arange(T))"] = wrong(positions="token ids")
+    return mistakes
+
+
+def _leaks_the_future(student: nn.Module, ids: torch.Tensor, got, vocab: int) -> str:
+    """A message if changing the tokens from the middle on changes the logits before it."""
+    length = ids.shape[1]
+    if not (isinstance(got, torch.Tensor) and got.shape == (*ids.shape, vocab)) or length < 2:
+        return ""
+    start = length // 2
+    changed = ids.clone()
+    changed[:, start:] = (ids[:, start:] + 1) % vocab  # other tokens from position start on
+    with torch.no_grad():
+        moved = call(student, changed)
+    if isinstance(moved, torch.Tensor) and not matches(moved[:, :start], got[:, :start]):
+        return (f"the future leaks: with T={length}, changing the tokens at positions {start} "
+                f"and after changed your logits at positions 0 .. {start - 1}. Run every layer "
+                "under the causal mask, tl.causal_mask(T) (True where the key is not after the "
+                "query)")
+    return ""
+
+
+@check("GPT module (against a causal nn.TransformerEncoder)", seed=36)
+@torch.random.fork_rng(devices=[])  # building the models draws random weights
+def check_gpt_module(student_cls, generator):
+    """``student_cls(vocab_size, d_model, n_heads, d_ff, n_layers, max_len)``: an nn.Module with
+    ``token_embedding`` and ``position_embedding`` (``nn.Embedding``), ``layers`` (pre-LN
+    encoder layers with the library's names), ``final_norm`` and ``output`` (``nn.Linear(D,
+    V)``) whose ``forward(ids (B, T))`` gives the logits ``(B, T, V)`` of a causal stack of
+    ``nn.TransformerEncoderLayer(norm_first=True)`` with the same weights."""
+    sizes = [(11, 8, 2, 16, 2, 12, 2, 6), (40, 16, 4, 32, 1, 24, 3, 10),
+             (7, 12, 3, 24, 3, 9, 1, 9), (23, 8, 1, 16, 2, 16, 2, 1)]
+    for vocab, d_model, n_heads, d_ff, n_layers, max_len, batch, length in sizes:
+        teacher = _gpt_teacher(vocab, d_model, n_heads, d_ff, n_layers, max_len, generator)
+        student = student_module(student_cls, vocab, d_model, n_heads, d_ff, n_layers, max_len)
+        output, table = getattr(student, "output", None), getattr(student, "token_embedding", None)
+        if getattr(output, "weight", 0) is getattr(table, "weight", 1):
+            raise Failure("your output layer shares the token embedding's matrix (as GPT-2 does): "
+                          "here give output its own nn.Linear(d_model, vocab_size)")
+        copy_weights(teacher, student, GPT_NAMES)
+        ids = torch.randint(0, vocab, (batch, length), generator=generator)  # (B, T)
+        with torch.no_grad():
+            got = call(student.eval(), ids)
+            leak = _leaks_the_future(student, ids, got, vocab)
+            if leak:
+                raise Failure(leak)
+            expected = _gpt_reference(teacher, ids)
+            mistakes = _gpt_mistakes(teacher, ids)
+        compare(got, expected, {"ids": ids, "vocab_size": vocab, "max_len": max_len},
+                mistakes=mistakes)
+
+
+def _greedy_reference(model: nn.Module, ids: torch.Tensor, n_new: int, position: int = -1,
+                      feed_back: bool = True) -> torch.Tensor:
+    """``ids`` followed by ``n_new`` argmax tokens (the known mistakes with the keywords)."""
+    out = ids
+    with torch.no_grad():
+        for _ in range(n_new):
+            context = out if feed_back else ids
+            out = torch.cat([out, model(context)[:, position].argmax(dim=-1, keepdim=True)], 1)
+    return out
+
+
+@check("greedy generation", seed=46)
+@torch.random.fork_rng(devices=[])  # building the models draws random weights
+def check_greedy_generate(student_fn: Callable, generator):
+    """``student_fn(model, ids (B, T0) long, n_new)`` -> ``(B, T0 + n_new)`` long: the prompt,
+    then ``n_new`` tokens, each the argmax of the model's logits at the last position, fed back;
+    the model in eval mode (the last case gives one in training mode, with dropout)."""
+    cases = [(13, 2, 3, 4, 0.0), (29, 1, 1, 6, 0.0), (17, 3, 5, 1, 0.0), (19, 2, 2, 5, 0.3)]
+    for vocab, batch, prompt, n_new, dropout in cases:
+        torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=generator)))
+        cfg = TransformerConfig(vocab_size=vocab, d_model=16, n_heads=2, d_ff=32, n_layers=2,
+                                max_len=32, dropout=dropout, norm_first=True,
+                                positional="learned", pad_id=None, share_embeddings=False)
+        model = DecoderOnlyLM(cfg).eval()  # untied: an untrained tied model repeats its input
+        ids = torch.randint(0, vocab, (batch, prompt), generator=generator)  # (B, T0)
+        expected = _greedy_reference(model, ids, n_new)
+        mistakes = {
+            "return the prompt followed by the new tokens, not the new tokens alone":
+                expected[:, prompt:],
+            "the next token is predicted at the last position: take logits[:, -1], not the "
+            "logits of the first position": _greedy_reference(model, ids, n_new, position=0),
+            "feed each new token back: append it and run the model again on the longer "
+            "sequence, instead of predicting every new token from the prompt alone":
+                _greedy_reference(model, ids, n_new, feed_back=False),
+        }
+        if dropout:
+            model.train()  # the learner must switch dropout off
+        got = call(student_fn, model, ids, n_new)
+        if (dropout and isinstance(got, torch.Tensor) and got.shape == expected.shape
+                and not matches(got, expected)):
+            raise Failure("your tokens differ when the model comes in training mode: dropout "
+                          "then changes every prediction. Call model.eval() before generating")
+        compare(got, expected, {"ids": ids, "n_new": n_new}, long=True, mistakes=mistakes)
