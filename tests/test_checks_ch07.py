@@ -53,6 +53,15 @@ def step_without(part):
     return step
 
 
+def zero_grad_too_late(model, batch, loss_fn, optimizer, scheduler, clip_norm):
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimizer.zero_grad()  # the mistake: the gradient is gone before the step
+    optimizer.step()
+    scheduler.step()
+    return loss.detach()
+
+
 def right_batches(lengths, max_tokens):
     batches = []
     for i in sorted(range(len(lengths)), key=lengths.__getitem__):
@@ -198,6 +207,7 @@ WRONG = [
     (checks.check_train_step, step_without("clip"), "the gradient is not clipped"),
     (checks.check_train_step, step_without("scheduler"), "the schedule never moves"),
     (checks.check_train_step, step_without("detach"), "return loss.detach()"),
+    (checks.check_train_step, zero_grad_too_late, "the parameters did not move"),
     (checks.check_token_batches, lambda lengths, m: [[i] for i in range(len(lengths))],
      "fill each batch up to max_tokens"),
     (checks.check_token_batches, unsorted_batches, "put examples of similar length together"),
