@@ -146,3 +146,107 @@ def test_figure_names_are_unique_in_the_book():
     for page in (ROOT / "book").glob("*.md"):
         names += re.findall(r"^name: (fig-[a-z0-9-]+)$", page.read_text(), re.MULTILINE)
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+# --- Part I as a course (issue 18): the learner builds, pages read as lessons ---------------------
+
+PART_ONE = [path for path in NOTEBOOKS if int(path.name[:2]) <= 7]
+HIDDEN = {"remove-input", "remove-cell", "hide-input", "hide-cell"}  # code not shown on the page
+MAX_VISIBLE_ASSERTS = 15
+
+
+def shown_on_the_page(cell) -> bool:
+    return (cell["cell_type"] == "code"
+            and not HIDDEN & set(cell["metadata"].get("tags", [])))
+
+
+@pytest.mark.parametrize("path", PART_ONE, ids=lambda p: p.name)
+def test_a_chapter_reads_as_a_lesson_not_a_test_report(path):
+    """At most 15 assert statements in the code a reader sees; the other checks run in cells
+    whose code the website leaves out (remove-input), and the prose does not say "(asserted"."""
+    all_cells = cells(path)
+    shown = sum(len(re.findall(r"^\s*assert\b", source(c), re.M))
+                for c in all_cells if shown_on_the_page(c))
+    assert shown <= MAX_VISIBLE_ASSERTS, f"{path.name}: {shown} visible asserts"
+    prose = " ".join(source(c) for c in all_cells if c["cell_type"] == "markdown")
+    assert "(asserted" not in prose
+
+
+def code_shape(code: str) -> list[str]:
+    """The code's tokens, with local names as N, strings, comments and the solution markers
+    dropped, and def lines left out: renaming a function does not hide a copy."""
+    import io
+    import keyword
+    import tokenize
+
+    kept = "\n".join(line for line in code.splitlines() if "SOLUTION" not in line
+                     and not line.strip().startswith(("def ", "@")))
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+            tokenize.STRING}
+    out, previous = [], None
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(kept).readline):
+            if token.type in skip:
+                continue
+            value = token.string
+            if token.type == tokenize.NAME and not keyword.iskeyword(value) and previous != ".":
+                value = "N"
+            out.append(value)
+            previous = token.string
+    except (tokenize.TokenError, IndentationError, SyntaxError):  # def lines gone: words then
+        out = kept.split()
+    return out
+
+
+def share_shown_before(solution: list[str], shown: list[str]) -> float:
+    """The share of the solution's tokens found, in runs of at least 5, in the code shown."""
+    import difflib
+
+    matcher = difflib.SequenceMatcher(None, solution, shown, autojunk=False)
+    return sum(b.size for b in matcher.get_matching_blocks() if b.size >= 5) / len(solution)
+
+
+@pytest.mark.parametrize("path", PART_ONE, ids=lambda p: p.name)
+def test_no_exercise_asks_to_retype_code_the_page_showed(path):
+    """No solution is 80 % or more made of code the page displayed before it."""
+    shown: list[str] = []
+    for cell in cells(path):
+        if BEGIN in source(cell):
+            solution = code_shape(source(cell))
+            if len(solution) >= 6:
+                share = share_shown_before(solution, shown)
+                assert share < 0.8, f"{share:.0%} shown before: {source(cell)[:120]}"
+        elif shown_on_the_page(cell):
+            shown += code_shape(source(cell)) + ["<cell>"]
+
+
+def test_the_transcription_measure_sees_a_copy_under_new_names():
+    shown = code_shape("def f(x, y):\n    z = x @ y.T / math.sqrt(y.shape[-1])\n    return z")
+    copy = code_shape("def g(a, b):\n    ### BEGIN SOLUTION\n    c = a @ b.T / math.sqrt("
+                      "b.shape[-1])\n    return c\n    ### END SOLUTION")
+    other = code_shape("def g(a, b):\n    return torch.where(a > 0, a, b).sum(dim=0).mean()")
+    assert share_shown_before(copy, shown) == 1.0 and share_shown_before(other, shown) < 0.5
+
+
+@pytest.mark.parametrize("path", PART_ONE, ids=lambda p: p.name)
+def test_a_chapter_asks_for_a_prediction_before_it_measures(path):
+    prompts = [source(c) for c in cells(path) if c["cell_type"] == "markdown"
+               and ":::{admonition} Predict, then run" in source(c)]
+    assert prompts, f"{path.name} has no 'Predict, then run' prompt"
+
+
+BUILDS = {  # chapter -> what its central build exercise's solution defines
+    "01": r"def (learn_bpe|bpe_\w+)\(|class BPE\w*\(",
+    "02": r"class MultiHeadAttention\(nn\.Module\)",
+    "03": r"class FeedForward\(nn\.Module\)", "04": r"class LayerNorm\(nn\.Module\)",
+    "05": r"class EncoderLayer\(nn\.Module\)", "06": r"class DecoderLayer\(nn\.Module\)",
+    "07": r"def train_step\(",
+}
+
+
+@pytest.mark.parametrize("path", PART_ONE, ids=lambda p: p.name)
+def test_each_chapter_of_part_one_has_its_build_exercise(path):
+    """The learner builds the chapter's component before the page shows the library's."""
+    builds = [source(c) for c in cells(path) if BEGIN in source(c)
+              and "-build" in c["metadata"].get("nbgrader", {}).get("grade_id", "")]
+    assert any(re.search(BUILDS[path.name[:2]], text) for text in builds), path.name
