@@ -39,8 +39,8 @@ class FoldCells(SphinxPostTransform):
                     block.children = [nodes.Text(code)]
                 continue
             folded = [FOLDS[tag] for tag in metadata.get("tags", []) if tag in FOLDS]
-            if folded and not cell.get("hide_mode"):
-                cell["hide_mode"] = "input"
+            if folded:  # also with hide-input, which folds the cell under a generic label
+                cell["hide_mode"] = cell.get("hide_mode") or "input"
                 cell["prompt_show"], cell["prompt_hide"] = (f"Show {folded[0]}",
                                                             f"Hide {folded[0]}")
 
