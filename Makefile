@@ -16,7 +16,7 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 JOBS ?= $(shell $(PYTHON) -c "import os; print(min(4, os.cpu_count() or 1))")
 STAMP := $(VENV)/.installed
 
-.PHONY: venv book test lint test-lib test-notebooks strip clean bench wheel exercises
+.PHONY: venv book test lint test-lib test-notebooks strip clean bench seeds wheel exercises
 
 venv: $(STAMP)
 
@@ -91,3 +91,8 @@ wheel: $(STAMP)
 # to _build/bench-quick/ (its numbers are not measurements).
 bench: $(STAMP)
 	$(PY) -m benchmarks.run $(if $(QUICK),--quick)
+
+# The seed spreads the chapters quote (benchmarks/seeds.py): every chapter's experiment over 3
+# seeds, into benchmarks/results/seeds_chNN.md, which the chapters include. CHAPTERS=ch09 for one.
+seeds: $(STAMP)
+	$(PY) -m benchmarks.seeds $(CHAPTERS)

@@ -163,3 +163,29 @@ def test_every_op_the_profiles_explain_still_runs_in_the_library():
     assert not set(profiling.WHAT_IT_IS) - ran, (
         f"benchmarks/profiling.py explains ops the library no longer runs: "
         f"{sorted(set(profiling.WHAT_IT_IS) - ran)}")
+
+
+def test_the_seeds_script_writes_one_row_per_seed_and_the_spread(tmp_path, monkeypatch):
+    """benchmarks/seeds.py: each seed's numbers, then mean, sd, min and max (markdown, json)."""
+    import sys
+    import types
+
+    from benchmarks import seeds
+
+    fake = types.ModuleType("benchmarks.seed_runs.ch99")
+    fake.TITLE = "A fake experiment."
+    fake.run = lambda seed: {"loss": 1.0 + seed, "accuracy": 0.5}
+    monkeypatch.setitem(sys.modules, "benchmarks.seed_runs.ch99", fake)
+    text = seeds.run_chapter("ch99", 3, tmp_path)
+    assert (tmp_path / "seeds_ch99.md").read_text() == text
+    assert "| 2 | 3.000 | 0.500 |" in text and "| **mean** | 2.000 | 0.500 |" in text
+    assert "| **sd** | 1.000 | 0.000 |" in text and "| **max** | 3.000 | 0.500 |" in text
+    saved = json.loads((tmp_path / "seeds_ch99.json").read_text())
+    assert saved["rows"][1] == {"loss": 2.0, "accuracy": 0.5} and saved["markdown"] == text
+
+
+def test_every_seed_table_a_chapter_includes_is_committed_with_its_script():
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for name in re.findall(r"benchmarks/results/(seeds_ch\d\d)\.md", path.read_text()):
+            assert (ROOT / "benchmarks" / "results" / f"{name}.md").is_file(), (path.name, name)
+            assert (ROOT / "benchmarks" / "seed_runs" / f"{name[6:]}.py").is_file(), name

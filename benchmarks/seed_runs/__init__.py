@@ -1,0 +1,1 @@
+"""One module per chapter whose page quotes a spread over seeds: see benchmarks/seeds.py."""
