@@ -1,12 +1,15 @@
 """Chapter 8's exercise checks accept right answers and explain the typical wrong ones."""
 
+import math
 import random
+from collections import Counter
 
 import numpy as np
 import sacrebleu
 import torch
 
 from transformer_lib import checks
+from transformer_lib.checks import ch08
 from transformer_lib.data import number_words
 
 
@@ -49,45 +52,77 @@ def split_as_numpy_and_tensors(examples, n_val, n_test, seed):
     return list(np.array(train)), [torch.tensor(n) for n in val], test
 
 
-def right_scores(hypotheses, references):
-    exact = 100 * sum(h == r for h, r in zip(hypotheses, references)) / len(references)
-    return exact, sacrebleu.corpus_bleu(hypotheses, [references]).score
+def right_bleu(hypotheses, references):
+    """Corpus BLEU by hand: clipped n-gram counts over the whole corpus, then one score."""
+    matched, total, c, r = [0] * 4, [0] * 4, 0, 0
+    for hyp, ref in zip(hypotheses, references):
+        hyp, ref = hyp.split(), ref.split()
+        c, r = c + len(hyp), r + len(ref)
+        for n in range(1, 5):
+            h = Counter(tuple(hyp[i : i + n]) for i in range(len(hyp) - n + 1))
+            f = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))
+            matched[n - 1] += sum(min(k, f[g]) for g, k in h.items())
+            total[n - 1] += sum(h.values())
+    log_mean = sum(math.log(m / t) for m, t in zip(matched, total)) / 4
+    return 100 * math.exp(log_mean) * min(1.0, math.exp(1 - r / c))
 
 
-def sentence_average(hypotheses, references):
-    exact, _ = right_scores(hypotheses, references)
-    bleus = [sacrebleu.sentence_bleu(h, [r]).score for h, r in zip(hypotheses, references)]
-    return exact, sum(bleus) / len(bleus)
+def bleu_with(**changes):
+    """A wrong BLEU: the check's reference computation with one mistake switched on."""
+    return lambda h, r: ch08._bleu(h, r, **changes)
 
 
-def tokenized_bleu(hypotheses, references):
-    def spaced(texts):
-        return [" ".join(number_words.tokenize(t)) for t in texts]
-
-    exact, _ = right_scores(hypotheses, references)
-    return exact, sacrebleu.corpus_bleu(spaced(hypotheses), [spaced(references)]).score
-
-
-def scores_in_float32(hypotheses, references):
-    same = torch.tensor([h == r for h, r in zip(hypotheses, references)], dtype=torch.float32)
-    return (100 * same.mean()).item(), sacrebleu.corpus_bleu(hypotheses, [references]).score
+def sentence_mean_bleu_no_crash(hypotheses, references):
+    scores = []
+    for h, r in zip(hypotheses, references):
+        try:
+            scores.append(right_bleu([h], [r]))
+        except (ValueError, ZeroDivisionError):  # no 4-gram match, or no 4-gram at all
+            scores.append(0.0)
+    return sum(scores) / len(scores)
 
 
-def right_alignment(weights):
-    return weights.mean(dim=0).argmax(dim=-1)
+def right_sweep(translate, sources, references, alphas):
+    table = {}
+    for alpha in alphas:
+        outputs = translate(sources, alpha)
+        exact = sum(o == r for o, r in zip(outputs, references)) / len(references)
+        size = sum(len(number_words.tokenize(o)) for o in outputs)
+        table[alpha] = (100 * exact, size / sum(len(number_words.tokenize(r))
+                                                for r in references))
+    return table
+
+
+def sweep_one_alpha(translate, sources, references, alphas):
+    return right_sweep(lambda s, a: translate(s, 0.0), sources, references, alphas)
+
+
+def sweep_mean_ratio(translate, sources, references, alphas):
+    table = {}
+    for alpha in alphas:
+        outputs = translate(sources, alpha)
+        exact = 100 * sum(o == r for o, r in zip(outputs, references)) / len(references)
+        ratios = [len(number_words.tokenize(o)) / len(number_words.tokenize(r))
+                  for o, r in zip(outputs, references)]
+        table[alpha] = (exact, sum(ratios) / len(ratios))
+    return table
+
+
+def right_diagonal(target_length, source_length):
+    return torch.arange(target_length) * source_length // target_length
 
 
 RIGHT = [
     (checks.check_split_by_number, right_split),
     (checks.check_split_by_number, split_as_numpy_and_tensors),
-    (checks.check_detokenize, number_words.detokenize),
-    (checks.check_detokenize,
-     lambda tokens: " ".join(tokens).replace(" - ", "-").replace(" ,", ",")),
-    (checks.check_translation_scores, right_scores),
-    (checks.check_translation_scores, scores_in_float32),
-    (checks.check_hard_alignment, right_alignment),
-    (checks.check_hard_alignment, lambda w: w.sum(dim=0).argmax(dim=-1)),
-    (checks.check_hard_alignment, lambda w: w.double().mean(dim=0).argmax(dim=-1)),
+    (checks.check_corpus_bleu, right_bleu),
+    (checks.check_corpus_bleu, lambda h, r: sacrebleu.corpus_bleu(h, [r], tokenize="none").score),
+    (checks.check_corpus_bleu, lambda h, r: torch.tensor(right_bleu(h, r))),
+    (checks.check_length_sweep, right_sweep),
+    (checks.check_length_sweep, lambda *args: {a: list(v) for a, v in right_sweep(*args).items()}),
+    (checks.check_diagonal_alignment, right_diagonal),
+    (checks.check_diagonal_alignment,
+     lambda T, S: torch.tensor([t * S // T for t in range(T)])),
 ]
 
 WRONG = [
@@ -109,28 +144,32 @@ WRONG = [
      "got a list holding a float"),
     (checks.check_split_by_number, lambda e, v, t, s: torch.tensor(3),
      "expected a tuple (train, val, test)"),
-    (checks.check_detokenize, lambda tokens: " ".join(tokens), "joins its neighbours"),
-    (checks.check_detokenize, lambda tokens: " ".join(t for t in tokens if t != "-"),
-     "hyphens were dropped"),
-    (checks.check_detokenize, lambda tokens: " ".join(tokens).replace(" - ", "-"), "comma sticks"),
-    (checks.check_detokenize, lambda tokens: tokens, "expected a str"),
-    (checks.check_translation_scores, sentence_average, "mean of sentence BLEU"),
-    (checks.check_translation_scores,
-     lambda h, r: (right_scores(h, r)[0] / 100, right_scores(h, r)[1]),
-     "in percent, like BLEU"),
-    (checks.check_translation_scores, lambda h, r: (right_scores(h, r)[0], right_scores(r, h)[1]),
-     "swapped"),
-    (checks.check_translation_scores, tokenized_bleu, "tokenized text"),
-    (checks.check_translation_scores,
-     lambda h, r: (right_scores(h, r)[0], sacrebleu.corpus_bleu(h, [r])), "use .score"),
-    (checks.check_hard_alignment, lambda w: w[0].argmax(dim=-1), "only the first head"),
-    (checks.check_hard_alignment,
-     lambda w: w.max(dim=0).values.argmax(dim=-1), "largest weight of any"),
-    (checks.check_hard_alignment, lambda w: w.mean(dim=0).argmax(dim=0), "per SOURCE position"),
-    (checks.check_hard_alignment, lambda w: w.mean(dim=0).max(dim=-1).values, "integer positions"),
-    (checks.check_hard_alignment, lambda w: w.mean(dim=0), "wrong shape"),
-    (checks.check_hard_alignment, lambda w: w.mean(dim=0).argmax(dim=-1).tolist(),
-     "expected a torch.Tensor of shape (3,), got a list of 3 items (int)"),
+    (checks.check_corpus_bleu, bleu_with(clip=False), "clipped counts"),
+    (checks.check_corpus_bleu, sentence_mean_bleu_no_crash, "mean of sentence scores"),
+    (checks.check_corpus_bleu, bleu_with(bp=False), "brevity penalty is missing"),
+    (checks.check_corpus_bleu, bleu_with(geometric=False), "not the arithmetic mean"),
+    (checks.check_corpus_bleu, lambda h, r: right_bleu(h, r) / 100, "not a fraction"),
+    (checks.check_corpus_bleu, lambda h, r: right_bleu(r, h), "swapped"),
+    (checks.check_corpus_bleu, lambda h, r: sacrebleu.corpus_bleu(h, [r], tokenize="none"),
+     "expected a number for the BLEU score, got BLEUScore"),
+    (checks.check_corpus_bleu, lambda h, r: math.log(0), "your code raised ValueError"),
+    (checks.check_length_sweep, sweep_one_alpha, "pass each alpha"),
+    (checks.check_length_sweep, sweep_mean_ratio, "not the mean of the sentences' ratios"),
+    (checks.check_length_sweep,
+     lambda *args: {a: (e / 100, r) for a, (e, r) in right_sweep(*args).items()}, "in percent"),
+    (checks.check_length_sweep,
+     lambda *args: {a: (e, 1 / r) for a, (e, r) in right_sweep(*args).items()}, "upside down"),
+    (checks.check_length_sweep, lambda *args: list(right_sweep(*args).values()),
+     "expected a dict with the keys [0.0, 1.0, 2.0], got a list of 3 items"),
+    (checks.check_length_sweep, lambda *args: {a: e for a, (e, _) in right_sweep(*args).items()},
+     "expected a tuple (exact match, length ratio) for alpha=0.0"),
+    (checks.check_diagonal_alignment, lambda T, S: torch.arange(T) * T // S, "upside down"),
+    (checks.check_diagonal_alignment, lambda T, S: (torch.arange(T) * S / T).round().long(),
+     "round down"),
+    (checks.check_diagonal_alignment, lambda T, S: torch.arange(T) * S / T, "integer positions"),
+    (checks.check_diagonal_alignment, lambda T, S: torch.arange(S) * T // S, "SOURCE position"),
+    (checks.check_diagonal_alignment, lambda T, S: (torch.arange(T) * S // T).tolist(),
+     "expected a torch.Tensor"),
 ]
 
 
@@ -141,6 +180,6 @@ def test_checks_leave_the_global_random_streams_alone():
     torch.manual_seed(0)
     random.seed(0)
     checks.check_split_by_number(right_split)
-    checks.check_hard_alignment(right_alignment)
+    checks.check_diagonal_alignment(right_diagonal)
     torch.testing.assert_close(torch.rand(3), expected[0])
     assert random.random() == expected[1]

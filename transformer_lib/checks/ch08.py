@@ -1,11 +1,15 @@
-"""Checks for the exercises of chapter 8 (translating numbers into French)."""
+"""Checks for the exercises of chapter 8 (translating numbers into French): a split by number,
+BLEU by hand, a sweep of beam search's length penalty and a diagonal alignment."""
 
+import math
 import random
+from collections import Counter
 from collections.abc import Callable
 
 import torch
 
-from transformer_lib.checks._compare import Case, compare, diagnose, int_list, unpack
+from transformer_lib.checks._compare import (Case, compare, diagnose, int_list, python_number,
+                                             unpack)
 from transformer_lib.checks._core import Failure, call, check, describe
 from transformer_lib.data import number_words
 
@@ -52,98 +56,138 @@ def check_split_by_number(student_fn: Callable):
             raise Failure("seed=0 and seed=1 gave the same split: the seed is ignored")
 
 
-@check("detokenize")
-def check_detokenize(student_fn: Callable):
-    """``student_fn(tokens)`` -> the text that ``tokenize`` split: the inverse of tokenization."""
-    picks = [0, 7, 21, 71, 80, 97, 100, 101, 1200, 21_000, 80_000, 123_456, 971_625, 999_999]
-    for tokens in [number_words.tokenize(number_words.to_words(n, lang))
-                   for n in picks for lang in ("en", "fr")]:
-        expected = number_words.detokenize(tokens)
-        got = call(student_fn, list(tokens))
-        if not isinstance(got, str):
-            raise Failure(f"expected a str for tokens={tokens}, got {type(got).__name__}")
-        if got == expected:
-            continue
-        hints = {  # hint -> whether it explains the difference
-            f"a hyphen joins its neighbours with no spaces, {expected!r}":
-                " - " in got and got.replace(" - ", "-") == expected.replace(" - ", "-"),
-            f"the hyphens were dropped, expected {expected!r}": "-" in expected and "-" not in got,
-            "a comma sticks to the word before it": " ," in got,
-        }
-        for hint, explains in hints.items():
-            if explains:
-                raise Failure(f"for {tokens} you wrote {got!r}: {hint}")
-        raise Failure(f"for tokens={tokens} expected {expected!r}, got {got!r}")
+def _bleu(hypotheses: list[str], references: list[str], clip: bool = True, bp: bool = True,
+          geometric: bool = True) -> float:
+    """Corpus BLEU in percent on whitespace tokens, or one of its classic mistakes."""
+    matched, total, c, r = [0] * 4, [0] * 4, 0, 0
+    for hyp, ref in zip(hypotheses, references):
+        hyp, ref = hyp.split(), ref.split()
+        c, r = c + len(hyp), r + len(ref)
+        for n in range(1, 5):
+            h = Counter(tuple(hyp[i : i + n]) for i in range(len(hyp) - n + 1))
+            f = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))
+            matched[n - 1] += sum(min(k, f[g]) if clip else k * (g in f) for g, k in h.items())
+            total[n - 1] += sum(h.values())
+    if not all(matched):
+        return 0.0
+    p = [m / t for m, t in zip(matched, total)]
+    mean = (math.exp(sum(map(math.log, p)) / 4) if geometric else sum(p) / 4)
+    return 100 * mean * (math.exp(1 - r / c) if bp and c < r else 1.0)
 
 
-def _bleu_mistakes(hypotheses: list[str], references: list[str]) -> dict[str, float]:
-    """hint -> the BLEU score that mistake reports."""
+def _bleu_cases() -> list[tuple[list[str], list[str]]]:
+    """(hypotheses, references) of spaced French tokens: a shorter corpus, a longer one with a
+    repeated word, a near miss; every n-gram order has matches."""
+    def spaced(n):
+        return " ".join(number_words.tokenize(number_words.to_words(n, "fr")))
+
+    refs = [spaced(n) for n in (971_625, 123_456, 80_080, 461_072, 35_297)]
+    shorter = [refs[0], spaced(123_000), spaced(80), refs[3], spaced(35_000)]
+    longer = [refs[0] + " six six six", refs[1], refs[2] + " quatre quatre", refs[3], refs[4]]
+    near = [spaced(971_624), spaced(123_457), refs[2], spaced(461_073), spaced(35_296)]
+    return [(shorter, refs), (longer, refs), (near, refs)]
+
+
+@check("BLEU by hand")
+def check_corpus_bleu(student_fn: Callable):
+    """``student_fn(hypotheses, references)`` -> corpus BLEU in percent on whitespace tokens:
+    ``sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none").score``."""
     import sacrebleu
 
-    pairs = list(zip(hypotheses, references))
-    spaced = [" ".join(number_words.tokenize(text)) for text in hypotheses + references]
-    return {
-        "that is the mean of sentence BLEU scores; corpus BLEU adds up the n-gram "
-        "counts of all sentences first (sacrebleu.corpus_bleu)":
-            sum(sacrebleu.sentence_bleu(h, [r]).score for h, r in pairs) / len(pairs),
-        "hypotheses and references are swapped":
-            sacrebleu.corpus_bleu(references, [hypotheses]).score,
-        "you scored tokenized text (hyphens as words): give sacrebleu the plain "
-        "strings": sacrebleu.corpus_bleu(spaced[: len(pairs)], [spaced[len(pairs) :]]).score,
-        "BLEU must be in percent (sacrebleu's .score), not a fraction":
-            sacrebleu.corpus_bleu(hypotheses, [references]).score / 100,
-    }
+    cases = []
+    for hyps, refs in _bleu_cases():
+        got = python_number(call(student_fn, list(hyps), list(refs)), "the BLEU score",
+                            (int, float), item=True)
+        want = sacrebleu.corpus_bleu(hyps, [refs], tokenize="none").score
+        sentences = [_bleu([h], [r]) for h, r in zip(hyps, refs)]
+        cases.append(Case(got, want, {
+            "BLEU is in percent (0 to 100), not a fraction": want / 100,
+            "count each hypothesis n-gram at most as often as it occurs in the reference "
+            "(clipped counts)": _bleu(hyps, refs, clip=False),
+            "that is the mean of sentence scores: add up the n-gram counts and lengths of the "
+            "whole corpus first, then compute one score": sum(sentences) / len(sentences),
+            "the brevity penalty is missing: exp(1 - r / c) when the hypotheses are shorter":
+                _bleu(hyps, refs, bp=False),
+            "BLEU takes the geometric mean of p_1..p_4 (exp of the mean log), not the "
+            "arithmetic mean": _bleu(hyps, refs, geometric=False),
+            "hypotheses and references are swapped": _bleu(refs, hyps),
+        }, f"for hypotheses {hyps[:2]}... expected {want:.4f}, got {got:.4f}"))
+    diagnose(cases, atol=1e-4, rtol=1e-6)
 
 
-@check("exact match and BLEU")
-def check_translation_scores(student_fn: Callable):
-    """``student_fn(hypotheses, references)`` -> ``(exact_match, bleu)`` in percent, BLEU as
-    sacrebleu's corpus BLEU of the detokenized strings (default 13a tokenizer)."""
-    import sacrebleu
-
-    refs = [number_words.to_words(n, "fr") for n in (971_625, 123_456, 800_080, 461_072, 35_297)]
-    cases = [
-        (list(refs), refs),  # all right
-        (["cent mille", *refs[1:]], refs),  # one very wrong
-        ([r.replace("soixante et onze", "soixante-onze").replace("vingt-dix", "vingt-quinze")
-          .replace("cent vingt", "cent trente") for r in refs], refs),  # near misses
-    ]
-    for hypotheses, references in cases:
-        inputs = f"hypotheses={hypotheses}"
-        exact, bleu = unpack(call(student_fn, list(hypotheses), list(references)),
-                             "exact_match, bleu", inputs)
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (exact, bleu)):
-            kinds = f"{type(exact).__name__} and {type(bleu).__name__}"
-            raise Failure(f"expected two numbers, got {kinds} (use .score of sacrebleu's result)")
-        want_exact = 100.0 * sum(h == r for h, r in zip(hypotheses, references)) / len(references)
-        want_bleu = sacrebleu.corpus_bleu(hypotheses, [references]).score
-        for case in (Case(exact, want_exact, {"give it in percent, like BLEU": want_exact / 100},
-                          f"exact match: expected {want_exact:.2f}, got {exact:.4g} for {inputs}"),
-                     Case(bleu, want_bleu, _bleu_mistakes(hypotheses, references),
-                          f"BLEU: expected {want_bleu:.2f}, got {bleu:.4g} for {inputs}")):
-            diagnose([case], atol=1e-5, rtol=1e-6)  # float32 arithmetic passes too
+_NUMBERS = [7, 80, 971_625, 21, 1200, 90_090, 123_456, 71]
+_FRENCH = {number_words.to_words(n, "en"): number_words.to_words(n, "fr") for n in _NUMBERS}
 
 
-@check("hard alignment", seed=8)
-def check_hard_alignment(student_fn: Callable[[torch.Tensor], torch.Tensor], generator):
-    """``student_fn(weights (H, T, S))`` -> ``(T,)`` long: for each target position, the source
-    position with the largest attention weight averaged over the H heads."""
-    for n_heads, length, source_length in [(1, 3, 4), (4, 6, 5), (4, 9, 12)]:
-        scores = torch.randn(n_heads, length, source_length, generator=generator) * 3
-        weights = scores.softmax(dim=-1)  # (H, T, S)
-        got = call(student_fn, weights)
-        exact = weights.double()
-        expected = exact.mean(dim=0).argmax(dim=-1)  # (T,)
-        if not isinstance(got, torch.Tensor):
-            raise Failure(f"expected a torch.Tensor of shape ({length},), got {describe(got)}")
-        if got.dim() == 1 and got.shape[0] == source_length != length:
-            raise Failure("you gave one answer per SOURCE position: take the argmax over the "
-                          "source axis (dim=-1), one answer per target position")
-        if got.shape == expected.shape and got.is_floating_point():
-            raise Failure(f"expected integer positions (argmax), got dtype {got.dtype}")
-        compare(got, expected, {"weights": weights}, mistakes={
-            "you read only the first head: average the weights over the H heads":
-                exact[0].argmax(dim=-1),
-            "you took the largest weight of any head: average over the heads":
-                exact.max(dim=0).values.argmax(dim=-1),
+def _fake_translate(sources: list[str], alpha: float) -> list[str]:
+    """A stand-in for beam search: a larger alpha adds words to every third output."""
+    out = [_FRENCH[s] for s in sources]
+    return [t + " et un" * round(alpha) if i % 3 == 0 else t for i, t in enumerate(out)]
+
+
+def _sweep(translate, sources, references, alphas, percent=True, total=True, chars=False):
+    """alpha -> (exact match, output length / reference length), or a classic mistake."""
+    def size(text):
+        return len(text) if chars else len(number_words.tokenize(text))
+
+    table = {}
+    for alpha in alphas:
+        outs = translate(sources, alpha)
+        exact = sum(o == r for o, r in zip(outs, references)) / len(references)
+        if total:
+            ratio = sum(map(size, outs)) / sum(map(size, references))
+        else:
+            ratio = sum(size(o) / size(r) for o, r in zip(outs, references)) / len(references)
+        table[alpha] = (100 * exact if percent else exact, ratio)
+    return table
+
+
+@check("a sweep of the length penalty")
+def check_length_sweep(student_fn: Callable):
+    """``student_fn(translate, sources, references, alphas)`` -> ``{alpha: (exact match %,
+    output tokens / reference tokens)}``, calling ``translate(sources, alpha)`` once per alpha."""
+    sources, references = list(_FRENCH), list(_FRENCH.values())
+    alphas = [0.0, 1.0, 2.0]
+    got = call(student_fn, _fake_translate, list(sources), list(references), list(alphas))
+    if not isinstance(got, dict) or sorted(got) != alphas:
+        raise Failure(f"expected a dict with the keys {alphas}, got {describe(got)}"
+                      + (f" with keys {sorted(got)}" if isinstance(got, dict) else ""))
+    want = _sweep(_fake_translate, sources, references, alphas)
+    mistakes = {hint: [table[a] for a in alphas] for hint, table in {
+        "give the exact match in percent": _sweep(_fake_translate, sources, references, alphas,
+                                                  percent=False),
+        "the length ratio adds up the tokens of all outputs and divides by those of all "
+        "references (as BLEU's c / r), not the mean of the sentences' ratios":
+            _sweep(_fake_translate, sources, references, alphas, total=False),
+        "count tokens (number_words.tokenize), not characters":
+            _sweep(_fake_translate, sources, references, alphas, chars=True),
+        "every alpha gave the same outputs: pass each alpha to translate(sources, alpha)":
+            {a: want[0.0] for a in alphas},
+        "the ratio is upside down: output tokens / reference tokens":
+            {a: (e, 1 / r) for a, (e, r) in want.items()},
+    }.items()}
+    rows = [unpack(got[a], "exact match, length ratio", f"alpha={a}") for a in alphas]
+    expected = [want[a] for a in alphas]
+    diagnose([Case(rows, expected, mistakes, f"for alphas {alphas} expected {expected}, got "
+                   f"{rows}")], atol=1e-6)
+
+
+@check("a diagonal alignment")
+def check_diagonal_alignment(student_fn: Callable):
+    """``student_fn(target_length, source_length)`` -> ``(T,)`` long tensor: target position t
+    looks at source position ``t * S // T``."""
+    for T, S in [(1, 1), (4, 4), (7, 3), (3, 7), (11, 4), (19, 16)]:
+        got = call(student_fn, T, S)
+        t = torch.arange(T)
+        expected = t * S // T
+        if isinstance(got, torch.Tensor) and got.shape == (S,) and S != T:
+            raise Failure(f"for T={T}, S={S} you gave one position per SOURCE position: give one "
+                          "per target position, shape (T,)")
+        if isinstance(got, torch.Tensor) and got.shape == (T,) and got.is_floating_point():
+            raise Failure(f"expected integer positions (dtype torch.long), got {got.dtype}: use "
+                          "integer division, t * S // T")
+        compare(got, expected, {"target_length": T, "source_length": S}, long=True, mistakes={
+            "the ratio is upside down: position t of T target tokens goes to t * S // T":
+                t * T // S,
+            "round down (//), do not round to the nearest": (t * S / T).round().long(),
         })
