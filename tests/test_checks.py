@@ -155,8 +155,8 @@ import transformer_lib.checks as checks
 after_import = loaded()
 checks.check_sinusoidal_encoding
 after_chapter_1 = loaded()
-from transformer_lib.checks import check_perplexity
-print(json.dumps([after_import, after_chapter_1, loaded(), check_perplexity.__module__]))
+from transformer_lib.checks import check_distinct_n
+print(json.dumps([after_import, after_chapter_1, loaded(), check_distinct_n.__module__]))
 """
 
 

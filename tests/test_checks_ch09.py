@@ -2,40 +2,46 @@
 
 import math
 
+import pytest
 import torch
-import torch.nn.functional as F
 
 from transformer_lib import checks, decoding
 
 
-def right_shift(windows):
-    return windows[:, :-1], windows[:, 1:]
+def right_probs(logits, temperature, top_p):
+    probs = (logits / temperature).softmax(-1)
+    sorted_probs, order = probs.sort(-1, descending=True)
+    keep = sorted_probs.cumsum(-1) - sorted_probs < top_p  # (B, V), sorted order
+    kept = torch.zeros_like(probs).scatter(-1, order, sorted_probs * keep)
+    return kept / kept.sum(-1, keepdim=True)
 
 
-def right_top_k(logits, k):
-    values, _ = logits.topk(k, dim=-1)
-    return logits.masked_fill(logits < values[:, -1:], float("-inf"))
-
-
-def right_top_p(logits, p):
-    sorted_logits, order = logits.sort(dim=-1, descending=True)
-    probs = sorted_logits.softmax(-1)
-    remove = probs.cumsum(-1) - probs >= p
-    return logits.scatter(-1, order, sorted_logits.masked_fill(remove, float("-inf")))
-
-
-def right_top_p_loop(logits, p):
-    """Another right answer, one row and one token at a time."""
-    out = torch.full_like(logits, float("-inf"))
+def right_probs_loop(logits, temperature, top_p):
+    """Another right answer, one row and one token at a time, in float64."""
+    out = torch.zeros(logits.shape, dtype=torch.float64)
     for row in range(logits.shape[0]):
+        probs = (logits[row].double() / temperature).softmax(-1)
         total = 0.0
-        probs = logits[row].softmax(-1)
         for index in probs.argsort(descending=True).tolist():
-            out[row, index] = logits[row, index]
+            out[row, index] = probs[index]
             total += probs[index].item()
-            if total >= p:
+            if total >= top_p:
                 break
+        out[row] /= out[row].sum()
     return out
+
+
+def right_generate(model, ids, max_new_tokens, temperature=1.0, top_p=1.0, greedy=False,
+                   generator=None):
+    for _ in range(max_new_tokens):
+        logits = model(ids[:, -model.cfg.max_len :])[:, -1]  # (B, V)
+        if greedy:
+            token = logits.argmax(-1, keepdim=True)
+        else:
+            token = torch.multinomial(right_probs(logits, temperature, top_p), 1,
+                                      generator=generator)
+        ids = torch.cat([ids, token], dim=1)
+    return ids
 
 
 def right_cached_step(q, k_new, v_new, past_k, past_v):
@@ -44,89 +50,136 @@ def right_cached_step(q, k_new, v_new, past_k, past_v):
     return weights @ values, keys, values
 
 
-def right_perplexity(logits, targets):
-    return math.exp(F.cross_entropy(logits.flatten(0, 1), targets.flatten()).item())
+def right_distinct(sequences, n):
+    grams = [tuple(s[i : i + n]) for s in sequences for i in range(len(s) - n + 1)]
+    return len(set(grams)) / len(grams)
 
 
-def no_append(q, k_new, v_new, past_k, past_v):
-    out, keys, values = right_cached_step(q, k_new, v_new, past_k, past_v)
-    return F.scaled_dot_product_attention(q, past_k, past_v), keys, values
+def with_generate(step):
+    """right_generate with another choice of the next token's logits."""
+    def generate(model, ids, max_new_tokens, temperature=1.0, top_p=1.0, greedy=False,
+                 generator=None):
+        for _ in range(max_new_tokens):
+            logits = step(model, ids)
+            if greedy:
+                token = logits.argmax(-1, keepdim=True)
+            else:
+                token = torch.multinomial(right_probs(logits, temperature, top_p), 1,
+                                          generator=generator)
+            ids = torch.cat([ids, token], dim=1)
+        return ids
+    return generate
 
 
-def new_first(q, k_new, v_new, past_k, past_v):
-    out, _, _ = right_cached_step(q, k_new, v_new, past_k, past_v)
-    return out, torch.cat([k_new, past_k], dim=2), torch.cat([v_new, past_v], dim=2)
+def softmax_then_temperature(logits, temperature, top_p):
+    probs = right_probs(logits, 1.0, top_p) / temperature  # the temperature after the softmax
+    return probs / probs.sum(-1, keepdim=True)
 
 
-def unscaled(q, k_new, v_new, past_k, past_v):
-    keys, values = torch.cat([past_k, k_new], dim=2), torch.cat([past_v, v_new], dim=2)
-    return (q @ keys.transpose(-2, -1)).softmax(-1) @ values, keys, values
+def drop_crossing(logits, temperature, top_p):
+    probs = (logits / temperature).softmax(-1)
+    sorted_probs, order = probs.sort(-1, descending=True)
+    keep = sorted_probs.cumsum(-1) <= top_p
+    kept = torch.zeros_like(probs).scatter(-1, order, sorted_probs * keep)
+    return kept / kept.sum(-1, keepdim=True)
 
 
-def nll(logits, targets):
-    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
+def not_renormalised(logits, temperature, top_p):
+    probs = (logits / temperature).softmax(-1)
+    return right_probs(logits, temperature, top_p).where(
+        right_probs(logits, temperature, top_p) > 0, 0.0).gt(0) * probs
+
+
+def no_crop_generate(model, ids, max_new_tokens, temperature=1.0, top_p=1.0, greedy=False,
+                     generator=None):
+    for _ in range(max_new_tokens):
+        logits = model(ids)[:, -1]
+        token = (logits.argmax(-1, keepdim=True) if greedy else torch.multinomial(
+            right_probs(logits, temperature, top_p), 1, generator=generator))
+        ids = torch.cat([ids, token], dim=1)
+    return ids
 
 
 RIGHT = [
-    (checks.check_lm_shift, right_shift),
-    (checks.check_top_k_filter, right_top_k),
-    (checks.check_top_k_filter, lambda lo, k: right_top_k(lo.double(), k)),
-    (checks.check_top_p_filter, right_top_p),
-    (checks.check_top_p_filter, right_top_p_loop),
-    (checks.check_top_p_filter, lambda lo, p: right_top_p(lo.double(), p)),
+    (checks.check_next_token_probs, right_probs),
+    (checks.check_next_token_probs, right_probs_loop),
+    (checks.check_generate_loop, right_generate),
     (checks.check_cached_attention_step, right_cached_step),
     (checks.check_cached_attention_step, lambda *a: right_cached_step(*(x.double() for x in a))),
-    (checks.check_perplexity, right_perplexity),
-    (checks.check_perplexity, lambda lo, t: right_perplexity(lo.double(), t)),
+    (checks.check_distinct_n, right_distinct),
+    (checks.check_distinct_n, lambda s, n: torch.tensor(right_distinct(s, n))),
 ]
 
 WRONG = [
-    (checks.check_top_k_filter,
-     lambda lo, k: decoding.top_k_filter(lo, min(k + 1, lo.shape[-1])), "k + 1 tokens"),
-    (checks.check_lm_shift, lambda w: (w[:, :-1], w[:, :-1]), "targets equal the inputs"),
-    (checks.check_lm_shift, lambda w: (w[:, 1:], w[:, :-1]), "wrong way"),
-    (checks.check_lm_shift, lambda w: (w, w[:, 1:]), "wrong shape"),
-    (checks.check_lm_shift, lambda w: w[:, 1:], "expected a tuple"),
-    (checks.check_top_k_filter, lambda x, k: -right_top_k(-x, k), "smallest"),
-    (checks.check_top_k_filter,
-     lambda x, k: right_top_k(x, k).nan_to_num(neginf=0.0), "not 0"),
-    (checks.check_top_k_filter, lambda x, k: right_top_k(x, k).softmax(-1), "not probabilities"),
-    (checks.check_top_k_filter,
-     lambda x, k: x.masked_fill(x <= x.topk(k, -1).values[:, -1:], float("-inf")), "k - 1"),
-    (checks.check_top_k_filter, lambda x, k: x, "wrong tokens kept"),
-    (checks.check_top_k_filter, lambda x, k: right_top_k(x, k).nan_to_num(neginf=-1e9),
-     "must get -inf (float('-inf')), as the exercise asks, not a large finite number"),
-    (checks.check_top_p_filter, lambda x, p: right_top_p(x, p).clamp(min=-1e9),
-     "not a large finite"),
-    (checks.check_top_p_filter,
-     lambda x, p: x.masked_fill(x.softmax(-1).cumsum(-1) - x.softmax(-1) >= p, float("-inf")),
-     "sort the tokens"),
-    (checks.check_top_p_filter,
-     lambda x, p: right_top_p(x, 0.999).where(
-         x.sort(-1, descending=True)[0].softmax(-1).cumsum(-1).gather(
-             -1, x.argsort(-1, descending=True).argsort(-1)) <= p, float("-inf")),
-     "crosses p"),
-    (checks.check_top_p_filter,
-     lambda x, p: x.sort(-1, descending=True).values.masked_fill(
-         x.sort(-1, descending=True).values.softmax(-1).cumsum(-1)
-         - x.sort(-1, descending=True).values.softmax(-1) >= p, float("-inf")), "sorted order"),
-    (checks.check_top_p_filter, lambda x, p: right_top_k(x, 2), "wrong tokens kept"),
-    (checks.check_cached_attention_step, no_append, "attend to itself"),
-    (checks.check_cached_attention_step, new_first, "goes at the end"),
-    (checks.check_cached_attention_step, unscaled, "sqrt(Dh)"),
+    (checks.check_next_token_probs, softmax_then_temperature, "before the softmax"),
+    (checks.check_next_token_probs, drop_crossing, "crosses top_p must be kept"),
+    (checks.check_next_token_probs, not_renormalised, "renormalise"),
+    (checks.check_next_token_probs,
+     lambda lo, t, p: right_probs(lo, t, p).sort(-1, descending=True).values, "sorted order"),
+    (checks.check_next_token_probs, lambda lo, t, p: decoding.top_p_filter(lo / t, p),
+     "not logits"),
+    (checks.check_next_token_probs,
+     lambda lo, t, p: right_probs(lo, 1.0, p).pow(1 / t) / right_probs(lo, 1.0, p).pow(
+         1 / t).sum(-1, keepdim=True) * 0.5, "wrong values"),
+    (checks.check_generate_loop, no_crop_generate, "ids[:, -model.cfg.max_len:]"),
+    (checks.check_generate_loop,
+     with_generate(lambda m, x: m(x[:, -m.cfg.max_len :])[:, 0]), "logits[:, -1]"),
+    (checks.check_generate_loop,
+     with_generate(lambda m, x: m(x[:, : m.cfg.max_len])[:, -1]), "not the first ones"),
+    (checks.check_generate_loop,
+     lambda m, x, n, t=1.0, p=1.0, g=False, gen=None: right_generate(m, x, n, t, p, g, gen)[
+         :, x.shape[1] :], "not only the new ones"),
+    (checks.check_generate_loop,
+     lambda m, x, n, t=1.0, p=1.0, g=False, gen=None: right_generate(m, x, n, 1.0, 1.0, g, gen),
+     "use the temperature and top_p"),
+    (checks.check_cached_attention_step,
+     lambda q, k, v, pk, pv: (torch.nn.functional.scaled_dot_product_attention(q, pk, pv),
+                              *right_cached_step(q, k, v, pk, pv)[1:]), "attend to itself"),
+    (checks.check_cached_attention_step,
+     lambda q, k, v, pk, pv: (right_cached_step(q, k, v, pk, pv)[0], torch.cat([k, pk], 2),
+                              torch.cat([v, pv], 2)), "goes at the end"),
+    (checks.check_cached_attention_step,
+     lambda q, k, v, pk, pv: right_cached_step(q * math.sqrt(q.shape[-1]), k, v, pk, pv),
+     "sqrt(Dh)"),
     (checks.check_cached_attention_step, lambda *a: right_cached_step(*a)[0], "expected a tuple"),
-    (checks.check_perplexity, lambda x, y: math.exp(nll(x, y).sum().item()), "not the sum"),
-    (checks.check_perplexity, lambda x, y: 2 ** nll(x, y).mean().item(), "not 2 ** loss"),
-    (checks.check_perplexity, lambda x, y: nll(x, y).mean().item(), "the mean loss itself"),
-    (checks.check_perplexity, lambda x, y: nll(x, y).exp().mean().item(), "exp of the mean"),
-    (checks.check_perplexity, lambda x, y: nll(x, y).mean().exp(), "use .item()"),
+    (checks.check_distinct_n, lambda s, n: 1 - right_distinct(s, n), "share of repeated"),
+    (checks.check_distinct_n,
+     lambda s, n: sum(right_distinct([x], n) for x in s if len(x) >= n) / len(
+         [x for x in s if len(x) >= n]), "pool the n-grams"),
+    (checks.check_distinct_n, lambda s, n: right_distinct([[i for x in s for i in x]], n),
+     "run across two sequences"),
+    (checks.check_distinct_n,
+     lambda s, n: (lambda g: len(set(g)) / len(g))(
+         [tuple(x[i : i + n]) for x in s for i in range(len(x) - n)]), "L - n + 1"),
 ]
+
+
+@pytest.mark.parametrize("check, answer", RIGHT)
+def test_right_answers_pass(check, answer):
+    result = check(answer)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("check, answer, hint", WRONG)
+def test_wrong_answers_fail_with_their_hint(check, answer, hint):
+    result = check(answer)
+    assert not result.passed
+    assert hint in result.message, result.message
+
+
+@pytest.mark.parametrize("check", sorted({c for c, _ in RIGHT}, key=lambda c: c.__name__))
+def test_a_crash_is_feedback_not_a_traceback(check):
+    def crashes(*args):
+        raise IndexError("index 9 is out of bounds")
+
+    result = check(crashes)
+    assert not result.passed and "IndexError" in result.message
 
 
 def test_checks_leave_the_global_random_stream_alone():
     torch.manual_seed(0)
     expected = torch.rand(3)
     torch.manual_seed(0)
-    checks.check_top_p_filter(right_top_p)
-    checks.check_cached_attention_step(right_cached_step)
+    checks.check_next_token_probs(right_probs)
+    checks.check_generate_loop(right_generate)
     torch.testing.assert_close(torch.rand(3), expected)

@@ -107,3 +107,31 @@ def test_sequential_windows_predict_every_token_once():
     assert torch.equal(inputs.flatten(), ids[:100]) and torch.equal(targets.flatten(), ids[1:101])
     with pytest.raises(ValueError, match="context"):
         corpus.sequential_windows(torch.arange(5), 10)
+
+
+def test_docstrings_are_read_without_importing(tmp_path):
+    (tmp_path / "alpha.py").write_text(
+        '"""Alpha module."""\n\nraise SystemExit("imported")\n\n\ndef public():\n'
+        '    """Public function."""\n\n\ndef _private():\n    """Hidden."""\n\n\n'
+        'class Thing:\n    """A thing."""\n\n    def method(self):\n        """Its method."""\n')
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text('"""The package."""\n')
+    (tmp_path / "pkg" / "empty.py").write_text("x = 1\n")
+    (tmp_path / "test_beta.py").write_text('"""A test module, left out."""\n')
+    (tmp_path / "broken.py").write_text('"""Not Python 3."""\nprint "hello"\n')
+    docs = corpus.load_docstrings(tmp_path)
+    assert docs == {"module alpha": "Alpha module.\n\nPublic function.\n\nA thing.\n\nIts method.",
+                    "module pkg": "The package."}
+
+
+def test_standard_library_docstrings_are_english_and_deterministic():
+    docs = corpus.load_docstrings()
+    assert list(docs) == sorted(docs) and "module json" in docs and len(docs) > 200
+    assert sum(len(t) for t in docs.values()) > 500_000
+    assert "JSON" in docs["module json"]
+    assert not any(name.startswith(("module test", "module idlelib")) for name in docs)
+
+
+def test_docstrings_root_must_be_a_directory(tmp_path):
+    with pytest.raises(ValueError, match="root="):
+        corpus.load_docstrings(tmp_path / "missing")

@@ -1,107 +1,154 @@
-"""Checks for the exercises of chapter 9 (text generation)."""
+"""Checks for the exercises of chapter 9 (text generation): the next-token distribution, the
+generation loop, one cached attention step and a diversity measure."""
 
-import math
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-from transformer_lib.checks._compare import (Case, compare, diagnose, format_args, matches,
-                                             python_number, unpack)
-from transformer_lib.checks._core import Failure, call, check
-from transformer_lib.decoding import top_k_filter, top_p_filter
+from transformer_lib.checks._compare import (Case, compare, diagnose, format_args, python_number,
+                                             unpack)
+from transformer_lib.checks._core import Failure, call, check, describe
+from transformer_lib.config import TransformerConfig
+from transformer_lib.decoding import generate, top_p_filter
+from transformer_lib.models import DecoderOnlyLM
 
 NEG_INF = float("-inf")
 
 
-@check("inputs and targets of a language model", seed=9)
-def check_lm_shift(student_fn: Callable[[torch.Tensor], tuple], generator):
-    """``student_fn(windows (B, T + 1))`` -> ``(inputs (B, T), targets (B, T))``, shifted by one."""
-    for batch, length in [(1, 5), (3, 9), (4, 65)]:
-        windows = torch.randint(0, 50, (batch, length), generator=generator)
-        got = unpack(call(student_fn, windows), "inputs, targets")
-        inputs, targets = windows[:, :-1], windows[:, 1:]
-        if isinstance(got[0], torch.Tensor) and matches(got[1], got[0]):
-            raise Failure("the targets equal the inputs: the model would learn to copy the "
-                          "token it reads; the target at t is the token at t + 1")
-        if matches(got, (targets, inputs)):
-            raise Failure("shifted the wrong way: the targets must be the *next* tokens, "
-                          "windows[:, 1:], and the inputs windows[:, :-1]")
-        compare(got[0], inputs, {"windows": windows}, what="inputs")
-        compare(got[1], targets, {"windows": windows}, what="targets")
+def _nucleus(probs: torch.Tensor, p: float, keep_crossing: bool = True) -> torch.Tensor:
+    """(B, V) probabilities -> bool (B, V): inside the top-p nucleus (with the crossing token)."""
+    sorted_probs, order = probs.sort(dim=-1, descending=True)
+    before = sorted_probs.cumsum(-1) - (sorted_probs if keep_crossing else 0)
+    keep = before < p if keep_crossing else before <= p
+    return torch.zeros_like(keep).scatter(-1, order, keep)
 
 
-def _compare_filtered(got, expected: torch.Tensor, inputs: dict, mistakes: dict) -> None:
-    """Compare with -inf where masked; name a known mistake when one matches."""
-    diagnose([Case(got, expected, mistakes)])
-    if isinstance(got, torch.Tensor) and got.shape == expected.shape:
-        got = got.detach().cpu().double()
-        if not torch.equal(got.isinf(), expected.isinf()):
-            if torch.equal(got.isinf() | (got < -1e4), expected.isinf()):
-                raise Failure("removed tokens must get -inf (float('-inf')), as the exercise asks, "
-                              "not a large finite number such as -1e9")
-            kept, expected_kept = (~got.isinf()).sum(-1).tolist(), (~expected.isinf()).sum(-1)
-            raise Failure(f"wrong tokens kept for {format_args(inputs)}: expected "
-                          f"{expected_kept.tolist()} tokens per row, got {kept} "
-                          f"(removed tokens get -inf)")
-        got, expected = got.nan_to_num(neginf=-1e9), expected.nan_to_num(neginf=-1e9)
-    compare(got, expected, inputs)
+def _renormalised(probs: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    kept = probs * keep
+    return kept / kept.sum(-1, keepdim=True)
 
 
-def _filter_cases(seed: int):
-    """Logits and their float64 copies."""
-    generator = torch.Generator().manual_seed(seed)
-    for batch, vocab, scale in [(1, 6, 1.0), (3, 20, 2.0), (4, 50, 0.5)]:
-        logits = torch.randn(batch, vocab, generator=generator) * scale
-        yield logits, logits.double()
+@check("the next-token distribution", seed=9)
+def check_next_token_probs(student_fn: Callable, generator):
+    """``student_fn(logits (B, V), temperature, top_p)`` -> probabilities ``(B, V)``:
+    ``softmax(logits / temperature)`` cut to the top-p nucleus and renormalised, as
+    ``decoding.sample_next_token`` draws from."""
+    for batch, vocab, temperature, p in [(3, 30, 2.0, 0.9), (4, 50, 0.7, 0.6), (2, 40, 1.3, 0.3),
+                                         (1, 6, 1.0, 1.0), (2, 12, 0.5, 1.0)]:
+        logits = torch.randn(batch, vocab, generator=generator) * 2
+        got = call(student_fn, logits, temperature, p)
+        x = logits.double()
+        tempered = (x / temperature).softmax(-1)
+        expected = top_p_filter(x / temperature, p).softmax(-1) if p < 1 else tempered
+        plain = x.softmax(-1)
+        mistakes = {
+            "the temperature divides the logits, before the softmax: dividing the probabilities "
+            "and renormalising changes nothing": _renormalised(plain, _nucleus(plain, p)),
+            "divide the logits by the temperature, not the probabilities":
+                (plain / temperature) * _nucleus(plain, p),
+            "the token whose probability crosses top_p must be kept too: keep a token while the "
+            "mass of the tokens *before* it is below top_p":
+                _renormalised(tempered, _nucleus(tempered, p, keep_crossing=False)),
+            "renormalise: divide what is kept by its sum, so the probabilities add up to 1":
+                tempered * _nucleus(tempered, p),
+            "apply the temperature first, then cut the nucleus of the tempered distribution "
+            "(as decoding.sample_next_token does)":
+                _renormalised(tempered, _nucleus(plain, p)),
+            "return probabilities (the softmax of the tempered logits), not logits":
+                top_p_filter(x / temperature, p) if p < 1 else x / temperature,
+            "the probabilities come back in sorted order: put them back at their tokens' ids "
+            "(scatter)": expected.sort(-1, descending=True).values,
+        }
+        inputs = {"logits": logits, "temperature": temperature, "top_p": p}
+        diagnose([Case(got, expected, mistakes)], atol=1e-6, rtol=1e-4)
+        compare(got, expected, inputs, atol=1e-6)
 
 
-@check("top-k filter")
-def check_top_k_filter(student_fn: Callable[[torch.Tensor, int], torch.Tensor]):
-    """``student_fn(logits (B, V), k)`` -> logits with all but the k largest per row set to -inf,
-    ties with the k-th kept (as ``decoding.top_k_filter``)."""
-    for given, logits in _filter_cases(11):
-        for k in (1, 3, logits.shape[-1]):
-            got = call(student_fn, given, k)
-            expected = top_k_filter(logits, k)
+def _tiny_lm(seed: int) -> DecoderOnlyLM:
+    """A seeded 1-layer DecoderOnlyLM over 16 tokens with max_len 8, in eval mode."""
+    with torch.random.fork_rng(devices=[]):  # the learner's random stream stays as it was
+        torch.manual_seed(seed)
+        cfg = TransformerConfig(vocab_size=16, d_model=16, n_heads=2, d_ff=32, n_layers=1,
+                                dropout=0.0, max_len=8, norm_first=True, positional="learned",
+                                pad_id=None)
+        return DecoderOnlyLM(cfg).eval()
+
+
+@check("the generation loop")
+def check_generate_loop(student_fn: Callable):
+    """``student_fn(model, ids (B, T), max_new_tokens, temperature, top_p, greedy, generator)``
+    -> ``(B, T + max_new_tokens)`` ids, the same draws as ``decoding.generate`` with the same
+    seeded generator; the context cropped to the last ``model.cfg.max_len`` tokens."""
+    model = _tiny_lm(0)
+    prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])  # (B, T)
+    settings = [dict(greedy=True), dict(temperature=0.8), dict(temperature=1.5, top_p=0.8),
+                dict(temperature=1.0, top_p=0.5)]
+    for n in (4, 12):  # 3 + 4 fits in max_len = 8; 3 + 12 does not: the context must be cropped
+        for options in settings:
+            full = {"temperature": 1.0, "top_p": 1.0, "greedy": False, **options}
+            shown = f"a prompt of shape (2, 3), max_new_tokens={n}, {options}"
+            try:
+                got = call(student_fn, model, prompt, n, full["temperature"], full["top_p"],
+                           full["greedy"], torch.Generator().manual_seed(n))
+            except Failure as failure:
+                if n > 4:
+                    raise Failure(f"{shown}: {failure}. The model has positions for "
+                                  f"model.cfg.max_len = 8 tokens: feed it only the last ones, "
+                                  f"ids[:, -model.cfg.max_len:]") from None
+                raise
+            library = {**options, "top_p": options.get("top_p")}
+            expected = generate(model, prompt, n, generator=torch.Generator().manual_seed(n),
+                                **library)
+            if not isinstance(got, torch.Tensor):
+                raise Failure(f"{shown}: expected a tensor of token ids of shape (2, {3 + n}), "
+                              f"got {describe(got)}")
+            if got.shape == (2, n):
+                raise Failure(f"{shown}: return the prompt followed by the new tokens, "
+                              f"shape (B, T + max_new_tokens) = (2, {3 + n}), not only the new "
+                              f"ones")
+            no_temperature = {**library, "temperature": 1.0}
             mistakes = {
-                "you kept the k *smallest* logits; keep the k largest": -top_k_filter(-logits, k),
-                "removed tokens must get -inf, not 0: exp(0) = 1 still gives them a chance":
-                    expected.nan_to_num(neginf=0.0),
-                "return filtered logits, not probabilities (the sampler applies the softmax)":
-                    expected.softmax(-1),
-                "you kept k - 1 tokens instead of k (use <, not <=, against the k-th)":
-                    top_k_filter(logits, k - 1) if k > 1 else torch.full_like(logits, NEG_INF),
+                "read the logits of the last position, logits[:, -1]: it predicts the next token":
+                    _first_position(model, prompt, n, options),
+                "use the temperature and top_p you are given":
+                    generate(model, prompt, n, generator=torch.Generator().manual_seed(n),
+                             **no_temperature) if not options.get("greedy") else expected,
             }
-            if k < logits.shape[-1]:
-                mistakes["you kept k + 1 tokens instead of k"] = top_k_filter(logits, k + 1)
-            _compare_filtered(got, expected, {"logits": given, "k": k}, mistakes)
+            if n > 4:
+                mistakes["crop the context to the model's last cfg.max_len tokens, "
+                         "ids[:, -model.cfg.max_len:] (not the first ones)"] = _first_window(
+                    model, prompt, n, options)
+            diagnose([Case(got, expected, mistakes, shown)], atol=0, rtol=0)
+            compare(got, expected, {"ids": prompt, "max_new_tokens": n}, atol=0, rtol=0,
+                    what=f"{options}: the ids (draw with torch.multinomial(probs, 1, "
+                         f"generator=generator), one call per step, to match the library)")
 
 
-@check("top-p (nucleus) filter")
-def check_top_p_filter(student_fn: Callable[[torch.Tensor, float], torch.Tensor]):
-    """``student_fn(logits (B, V), p)`` -> logits outside the top-p nucleus set to -inf, the token
-    that crosses p kept (as ``decoding.top_p_filter``)."""
-    for given, logits in _filter_cases(12):
-        for p in (0.3, 0.75, 0.95):
-            got = call(student_fn, given, p)
-            expected = top_p_filter(logits, p)
-            probs = logits.softmax(-1)
-            sorted_probs, order = probs.sort(-1, descending=True)
-            strict_sorted = logits.gather(-1, order).masked_fill(
-                sorted_probs.cumsum(-1) > p, NEG_INF)
-            mistakes = {
-                "sort the tokens by probability first: the nucleus holds the *most likely* "
-                "tokens, not the first ones in vocabulary order":
-                    logits.masked_fill(probs.cumsum(-1) - probs >= p, NEG_INF),
-                "the token whose probability crosses p must be kept too: the kept mass must "
-                "reach p (a top token with probability > p is always kept)":
-                    torch.full_like(logits, NEG_INF).scatter(-1, order, strict_sorted),
-                "the values come back in sorted order: scatter them back to the vocabulary "
-                "order": logits.sort(-1, descending=True).values.where(
-                    expected.gather(-1, order).isfinite(), NEG_INF),
-            }
-            _compare_filtered(got, expected, {"logits": given, "p": p}, mistakes)
+def _loop(model, ids, n, options, window):
+    """decoding.generate with another choice of the context ``window(ids)``."""
+    generator = torch.Generator().manual_seed(n)
+    for _ in range(n):
+        logits = window(model, ids)  # (B, V)
+        if options.get("greedy"):
+            token = logits.argmax(-1)
+        else:
+            tempered = logits / options.get("temperature", 1.0)
+            if options.get("top_p") is not None:
+                tempered = top_p_filter(tempered, options["top_p"])
+            token = torch.multinomial(tempered.softmax(-1), 1, generator=generator)[:, 0]
+        ids = torch.cat([ids, token[:, None]], dim=1)
+    return ids
+
+
+@torch.no_grad()
+def _first_position(model, ids, n, options):
+    return _loop(model, ids, n, options, lambda m, x: m(x[:, -m.cfg.max_len:])[:, 0])
+
+
+@torch.no_grad()
+def _first_window(model, ids, n, options):
+    return _loop(model, ids, n, options, lambda m, x: m(x[:, : m.cfg.max_len])[:, -1])
 
 
 @check("one attention step with a key-value cache", seed=13)
@@ -123,6 +170,8 @@ def check_cached_attention_step(student_fn: Callable, generator):
             "the new position must attend to itself too: append its key and value to the "
             "cache *before* attending": attend(q, past_k, past_v),
             "divide the scores by sqrt(Dh)": attend(q, keys, values, scale=1.0),
+            "the softmax runs over the keys, the last dimension of the scores (dim=-1)":
+                (q @ keys.transpose(-2, -1) / dim**0.5).softmax(dim=-2) @ values,
         })
         for name, tensor, new, old in (("keys", got_keys, k_new, past_k),
                                        ("values", got_values, v_new, past_v)):
@@ -132,23 +181,35 @@ def check_cached_attention_step(student_fn: Callable, generator):
             })
 
 
-@check("perplexity", seed=14)
-def check_perplexity(student_fn: Callable[[torch.Tensor, torch.Tensor], float], generator):
-    """``student_fn(logits (B, T, V), targets (B, T))`` -> perplexity, a Python float."""
-    for batch, length, vocab in [(1, 4, 5), (2, 8, 30), (4, 16, 100)]:
-        logits = torch.randn(batch, length, vocab, generator=generator) * 1.5
-        targets = torch.randint(0, vocab, (batch, length), generator=generator)
-        inputs = f"logits of shape {tuple(logits.shape)}"
-        got = python_number(call(student_fn, logits, targets), inputs)
-        nll = F.cross_entropy(logits.flatten(0, 1).double(), targets.flatten(), reduction="none")
-        expected = math.exp(nll.mean().item())
+def _grams(sequence: list, n: int) -> list[tuple]:
+    return [tuple(sequence[i : i + n]) for i in range(len(sequence) - n + 1)]
+
+
+@check("distinct n-grams")
+def check_distinct_n(student_fn: Callable):
+    """``student_fn(sequences, n)`` -> the number of different n-grams over the number of
+    n-grams, pooled over all sequences (a list of lists of ids), n-grams within a sequence."""
+    cases = [([[1, 2, 3, 1, 2, 3, 1, 2]], 2), ([[5, 5, 5, 5], [5, 5, 6, 7, 5]], 2),
+             ([[1, 2, 3, 4, 1, 2, 3, 4, 1], [2, 3, 4, 9], [7, 7]], 3), ([[4, 4, 4, 4, 4]], 1),
+             ([[1, 2], [2, 1], [1, 2, 1, 2]], 2)]
+    for sequences, n in cases:
+        got = python_number(call(student_fn, [list(s) for s in sequences], n),
+                            format_args({"sequences": sequences, "n": n}), (int, float),
+                            item=True)
+        grams = [g for s in sequences for g in _grams(s, n)]
+        expected = len(set(grams)) / len(grams)
+        joined = _grams([i for s in sequences for i in s], n)
+        short = [tuple(s[i : i + n]) for s in sequences for i in range(len(s) - n)]
+        per_sequence = [len(set(_grams(s, n))) / len(_grams(s, n)) for s in sequences
+                        if len(s) >= n]
         mistakes = {
-            "exponentiate the *mean* loss per token, not the sum": math.exp(nll.sum().item()),
-            "perplexity is e ** loss with the loss in nats (natural log), not 2 ** loss":
-                2 ** nll.mean().item(),
-            "that is the mean loss itself; perplexity is exp(loss)": nll.mean().item(),
-            "average the loss first, then exponentiate (exp of the mean, not the mean of exp)":
-                nll.exp().mean().item(),
+            "that is the share of repeated n-grams, 1 - distinct-n": 1 - expected,
+            "pool the n-grams of all sequences, then divide once (not the mean of per-sequence "
+            "shares)": sum(per_sequence) / len(per_sequence),
+            "an n-gram must not run across two sequences: cut each sequence separately":
+                len(set(joined)) / len(joined),
+            "a sequence of length L has L - n + 1 n-grams: range(len(s) - n + 1)":
+                len(set(short)) / max(len(short), 1),
         }
-        shown = f"for {inputs} expected {expected:.4f}, got {got:.4f}"
-        diagnose([Case(got, expected, mistakes, shown)], atol=0, rtol=1e-4)
+        shown = f"for sequences={sequences}, n={n} expected {expected:.4f}, got {got:.4f}"
+        diagnose([Case(float(got), expected, mistakes, shown)], atol=1e-7, rtol=1e-6)

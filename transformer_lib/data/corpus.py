@@ -1,18 +1,22 @@
 """English text that ships with Python, for the language model of chapter 9.
 
 ``pydoc_data.topics`` holds the help topics of the Python documentation (what ``help("if")``
-prints), about 465 KB of English prose and code. The topics repeat each other: the topic
-``compound`` holds the whole text of ``if``, ``while``, ``for``... So the paragraphs are
-deduplicated before the topics are split into training and validation, otherwise validation text
-would leak into training.
+prints), about 465 KB of English prose and code; ``load_docstrings`` adds the docstrings of the
+standard library's modules, read from their source files (about 1 MB more). The texts repeat
+each other: the topic ``compound`` holds the whole text of ``if``, ``while``, ``for``... So the
+paragraphs are deduplicated before the texts are split by topic or module, otherwise validation
+text would leak into training.
 
 See: notebooks/09_text_generation.ipynb
 """
 
 from __future__ import annotations
 
+import ast
 import random
 import re
+import sysconfig
+from pathlib import Path
 
 import torch
 
@@ -23,6 +27,46 @@ def load_topics() -> dict[str, str]:
     from pydoc_data.topics import topics
 
     return {name: topics[name] for name in sorted(topics)}
+
+
+_SKIPPED_PACKAGES = ("site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3",
+                     "turtledemo", "ensurepip", "__pycache__")
+
+
+def load_docstrings(root: str | Path | None = None) -> dict[str, str]:
+    """The standard library's docstrings, one text per module: ``{"module json.decoder": text}``.
+
+    Reads the source files of ``root`` (default: the installed Python's standard library) and its
+    packages one level down, with ``ast``: nothing is imported or run. A module's text is its own
+    docstring followed by those of its public classes, functions and methods (names without a
+    leading underscore), in source order, separated by blank lines. Tests, the IDLE editor and
+    installed packages are left out. The same Python gives the same texts on every machine.
+
+    Returns:
+        ``{"module <dotted name>": text}`` in sorted name order; modules without docstrings are
+        left out.
+    """
+    root = Path(sysconfig.get_paths()["stdlib"] if root is None else root)
+    if not root.is_dir():
+        raise ValueError(f"root={str(root)!r} is not a directory of Python source files")
+    out = {}
+    for path in sorted([*root.glob("*.py"), *root.glob("*/*.py")]):
+        parts = path.relative_to(root).with_suffix("").parts
+        if parts[0] in _SKIPPED_PACKAGES or parts[0].startswith("test"):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue  # a file this Python cannot parse (a template, another encoding)
+        public = sorted((node for node in ast.walk(tree)
+                         if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                         and not node.name.startswith("_")), key=lambda node: node.lineno)
+        nodes = [tree, *public]  # the module first, then in source order
+        docs = [doc for node in nodes if (doc := ast.get_docstring(node))]
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if docs:
+            out[f"module {name}"] = "\n\n".join(docs)
+    return dict(sorted(out.items()))
 
 
 def paragraphs(text: str) -> list[str]:
@@ -167,6 +211,7 @@ __all__ = [
     "RandomWindows",
     "deduplicate_paragraphs",
     "join_topics",
+    "load_docstrings",
     "load_topics",
     "paragraphs",
     "sequential_windows",
