@@ -1,6 +1,9 @@
 """Chapter 10's exercise checks accept right answers and explain the typical wrong ones."""
 
+import numpy as np
 import torch
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
 
 from transformer_lib import checks
 
@@ -32,6 +35,26 @@ def confusion_loop(true, pred, n_classes):
     return counts
 
 
+def right_scores(train_pairs, valid_pairs, settings, lowercase=False, fit_on_valid=False,
+                 on_train=False, percent=False):
+    """The right answer, or (with a flag) a realistic wrong one."""
+    fit_pairs = train_pairs + valid_pairs if fit_on_valid else train_pairs
+    scored = train_pairs if on_train else valid_pairs
+    scores = []
+    for setting in settings:
+        ngrams = CountVectorizer(analyzer="char_wb", ngram_range=setting["ngram_range"],
+                                 lowercase=lowercase).fit([n for n, _ in fit_pairs])
+        model = LogisticRegression(C=setting["C"], max_iter=2000)
+        model.fit(ngrams.transform([n for n, _ in fit_pairs]), [y for _, y in fit_pairs])
+        right = model.predict(ngrams.transform([n for n, _ in scored])) == [y for _, y in scored]
+        scores.append(float(np.mean(right)) * (100 if percent else 1))
+    return scores
+
+
+def scores_without_c(train_pairs, valid_pairs, settings):
+    return right_scores(train_pairs, valid_pairs, [{**s, "C": 1.0} for s in settings])
+
+
 RIGHT = [
     (checks.check_masked_max_pool, right_max_pool),
     (checks.check_masked_max_pool, max_pool_loop),
@@ -40,6 +63,8 @@ RIGHT = [
     (checks.check_attention_pool, lambda h, m, w: right_attention_pool(h.double(), m, w.double())),
     (checks.check_confusion_matrix, right_confusion),
     (checks.check_confusion_matrix, confusion_loop),
+    (checks.check_validation_scores, right_scores),
+    (checks.check_validation_scores, lambda t, v, s: np.array(right_scores(t, v, s))),
 ]
 
 WRONG = [
@@ -67,6 +92,18 @@ WRONG = [
     (checks.check_confusion_matrix, lambda t, p, c: right_confusion(t, p, c).float(),
      "expected integer counts"),
     (checks.check_confusion_matrix, lambda t, p, c: right_confusion(t, p, c) * 2, "add up"),
+    (checks.check_validation_scores, lambda t, v, s: right_scores(t, v, s, on_train=True),
+     "accuracies on the training pairs"),
+    (checks.check_validation_scores, lambda t, v, s: right_scores(t, v, s, fit_on_valid=True),
+     "fitted on the validation pairs too"),
+    (checks.check_validation_scores, lambda t, v, s: right_scores(t, v, s, lowercase=True),
+     "lowercase=False"),
+    (checks.check_validation_scores, scores_without_c, "each setting's C"),
+    (checks.check_validation_scores, lambda t, v, s: right_scores(t, v, s, percent=True),
+     "percentages"),
+    (checks.check_validation_scores, lambda t, v, s: right_scores(t, v, s)[0], "a list of 3"),
+    (checks.check_validation_scores, lambda t, v, s: right_scores(t, v, s[:2]), "a list of 3"),
+    (checks.check_validation_scores, lambda t, v, s: t[0][5], "raised IndexError"),
 ]
 
 

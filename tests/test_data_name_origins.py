@@ -115,3 +115,34 @@ def test_vocab_decode_refuses_an_id_out_of_range(bad_id):
     vocab = N.Vocab("banana")
     with pytest.raises(ValueError, match="not in the vocabulary"):
         vocab.decode([3, bad_id])
+
+
+def test_split_validation_holds_out_a_disjoint_set_with_the_same_mix(name_data):
+    train, valid = N.split_validation(name_data.train, 800, seed=0)
+    assert len(valid) == 800 and len(train) + len(valid) == len(name_data.train)
+    assert sorted(train + valid) == sorted(name_data.train)  # a partition of the pairs
+    assert not {n for n, _ in train} & {n for n, _ in valid}
+    assert not {n for n, _ in valid} & {n for n, _ in name_data.test}
+    before = Counter(label for _, label in name_data.train)
+    held = Counter(label for _, label in valid)
+    for label, count in before.items():  # each language's share, to within one name
+        assert abs(held[label] - 800 * count / len(name_data.train)) < 1
+    order = {pair: i for i, pair in enumerate(name_data.train)}
+    assert [order[p] for p in valid] == sorted(order[p] for p in valid)  # the order is kept
+    assert N.split_validation(name_data.train, 800, seed=0) == (train, valid)
+    assert N.split_validation(name_data.train, 800, seed=1)[1] != valid
+
+
+def test_split_validation_leaves_every_label_a_training_pair():
+    pairs = [("a", 0), ("b", 0), ("c", 1), ("d", 1), ("e", 1), ("f", 2), ("g", 2)]
+    train, valid = N.split_validation(pairs, 4, seed=3)
+    assert len(valid) == 4 and {label for _, label in train} == {0, 1, 2}
+    assert N.split_validation(pairs, 1)[1][0] in pairs
+
+
+@pytest.mark.parametrize("size, message", [
+    (0, "positive integer"), (2.5, "positive integer"), (5, "too large"), (7, "too large")])
+def test_split_validation_refuses_a_bad_size(size, message):
+    pairs = [("a", 0), ("b", 0), ("c", 1), ("d", 1), ("e", 1), ("f", 2), ("g", 2)]
+    with pytest.raises(ValueError, match=message):
+        N.split_validation(pairs, size)

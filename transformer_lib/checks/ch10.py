@@ -5,8 +5,8 @@ from collections.abc import Callable
 import torch
 
 from transformer_lib.attention import padding_mask
-from transformer_lib.checks._compare import compare
-from transformer_lib.checks._core import Failure, call, check
+from transformer_lib.checks._compare import Case, compare, diagnose, matches
+from transformer_lib.checks._core import Failure, call, check, describe
 
 
 def _cases(seed: int):
@@ -92,3 +92,65 @@ def check_confusion_matrix(student_fn: Callable, generator):
                 raise Failure(f"the counts must add up to the number of examples N={n}, "
                               f"got {int(got.sum())}")
         compare(got, expected, inputs, mistakes={transposed: expected.T})
+
+
+def _ngram_scores(train, valid, settings, *, score_on=None, fit_on=None, lowercase=False,
+                  ignore=()) -> list[float]:
+    """The reference (no keyword set), or a known mistake: scoring ``score_on`` pairs, fitting on
+    ``fit_on`` pairs, lowercasing, or ignoring the settings named in ``ignore``."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    scored, train = score_on or valid, fit_on or train
+    scores = []
+    for setting in settings:
+        ngram_range = (1, 1) if "ngram_range" in ignore else setting["ngram_range"]
+        vectorizer = CountVectorizer(analyzer="char_wb", ngram_range=ngram_range,
+                                     lowercase=lowercase)
+        vectorizer.fit([name for name, _ in train])
+        model = LogisticRegression(C=1.0 if "C" in ignore else setting["C"], max_iter=2000)
+        model.fit(vectorizer.transform([name for name, _ in train]), [y for _, y in train])
+        predicted = model.predict(vectorizer.transform([name for name, _ in scored]))
+        scores.append(sum(int(p) == y for p, (_, y) in zip(predicted, scored)) / len(scored))
+    return scores
+
+
+@check("validation scores of the baseline's settings")
+def check_validation_scores(student_fn: Callable):
+    """``student_fn(train_pairs, valid_pairs, settings)`` -> one validation accuracy per setting
+    (a dict with ``ngram_range`` and ``C``), vectorizer and model fitted on the training pairs."""
+    from transformer_lib.data import name_origins
+
+    names = name_origins.load_names(("fi_FI", "pl_PL", "tr_TR", "it_IT"), per_language=100,
+                                    test_fraction=0.3, seed=7)
+    train, valid = names.train, names.test
+    settings = [{"ngram_range": (1, 1), "C": 0.05}, {"ngram_range": (1, 3), "C": 1.0},
+                {"ngram_range": (2, 4), "C": 10.0}]
+    expected = _ngram_scores(train, valid, settings)
+    got = call(student_fn, list(train), list(valid), [dict(s) for s in settings])
+    if not isinstance(got, (list, tuple)) and not hasattr(got, "tolist"):
+        raise Failure(f"expected a list of {len(settings)} accuracies, one per setting, got "
+                      f"{describe(got)}")
+    got = got.tolist() if hasattr(got, "tolist") else list(got)
+    if len(got) != len(settings) or not all(isinstance(v, (int, float)) for v in got):
+        raise Failure(f"expected a list of {len(settings)} accuracies (numbers), one per setting, "
+                      f"got {describe(got)}")
+    got = [float(v) for v in got]
+    if matches(got, expected, atol=1e-6):
+        return
+    mistakes = {
+        "these are accuracies on the training pairs: score each setting on the validation pairs":
+            _ngram_scores(train, valid, settings, score_on=train),
+        "the model was fitted on the validation pairs too: fit on the training pairs only, "
+        "validation must stay unseen": _ngram_scores(train, valid, settings, fit_on=train + valid),
+        "the names were lowercased (CountVectorizer's default): pass lowercase=False, capitals are "
+        "evidence": _ngram_scores(train, valid, settings, lowercase=True),
+        "every setting used C=1.0: pass each setting's C to LogisticRegression":
+            _ngram_scores(train, valid, settings, ignore=("C",)),
+        "every setting used single characters: pass each setting's ngram_range to the vectorizer":
+            _ngram_scores(train, valid, settings, ignore=("ngram_range",)),
+        "these are percentages: return accuracies between 0 and 1": [100 * v for v in expected],
+    }
+    diagnose([Case(got, expected, mistakes,
+                   shown=f"for settings {settings} expected {[round(v, 4) for v in expected]}, "
+                         f"got {[round(v, 4) for v in got]}")], atol=1e-6)

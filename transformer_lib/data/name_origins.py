@@ -89,7 +89,8 @@ class Vocab:
 class NameData:
     """Train and test ``(name, label)`` pairs; ``languages[label]`` is the label's locale.
 
-    ``dropped`` counts the names removed because two or more languages list them.
+    ``dropped`` counts the names removed because two or more languages list them. Hold out a
+    validation set from ``train`` with :func:`split_validation`.
     """
 
     train: list[tuple[str, int]]
@@ -145,3 +146,43 @@ def load_names(
     rng.shuffle(test)
     assert not {n for n, _ in train} & {n for n, _ in test}, "train and test share a name"
     return NameData(train, test, tuple(locales), len(shared))
+
+
+def split_validation(
+    pairs: Sequence[tuple[str, int]], size: int, seed: int = 0
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """Split ``size`` pairs off ``pairs`` for validation, with the same mix of labels.
+
+    Each label gets a share of ``size`` proportional to its count (largest remainders get the
+    rounding), drawn with ``random.Random(seed)``; the order of ``pairs`` is kept in both parts.
+    Every label keeps at least one pair for training. Splitting the training pairs of
+    :func:`load_names` keeps validation disjoint by name from training and from the test set.
+
+    Returns:
+        ``(train, valid)``: ``len(pairs) - size`` and ``size`` pairs.
+
+    Raises:
+        ValueError: ``size`` not a positive integer, or too large to leave every label a pair.
+    """
+    _validate.positive_int("size", size)
+    counts = Counter(label for _, label in pairs)
+    if size > len(pairs) - len(counts):
+        raise ValueError(f"size={size} is too large: {len(pairs)} pairs of {len(counts)} labels "
+                         f"leave at most {len(pairs) - len(counts)} for validation")
+    exact = {label: size * count / len(pairs) for label, count in counts.items()}
+    share = {label: int(value) for label, value in exact.items()}
+    by_remainder = sorted(counts, key=lambda label: (share[label] - exact[label], label))
+    for label in by_remainder[: size - sum(share.values())]:
+        share[label] += 1
+    share = {label: min(n, counts[label] - 1) for label, n in share.items()}  # one left to train
+    for label in by_remainder:  # what the cap took goes to the labels that have room
+        while sum(share.values()) < size and share[label] < counts[label] - 1:
+            share[label] += 1
+    rng = random.Random(seed)
+    chosen = set()
+    for label in sorted(counts):
+        positions = [i for i, (_, pair_label) in enumerate(pairs) if pair_label == label]
+        chosen.update(rng.sample(positions, share[label]))
+    train = [pair for i, pair in enumerate(pairs) if i not in chosen]
+    valid = [pair for i, pair in enumerate(pairs) if i in chosen]
+    return train, valid
