@@ -1,7 +1,9 @@
 """Chapter 11's exercise checks accept right answers and explain the typical wrong ones."""
 
+import collections
 import itertools
 import math
+import random
 
 import numpy as np
 import pytest
@@ -11,36 +13,7 @@ from transformer_lib import checks
 from transformer_lib.checks import ch11
 from transformer_lib.data import spans
 
-# --- exercise 1: accuracy over the real tokens
-
-
-def right_accuracy(logits, labels):
-    real = labels != -100
-    return ((logits.argmax(-1) == labels) & real).sum() / real.sum()
-
-
-def accuracy_loop(logits, labels):
-    """Another right answer: Python floats, one position at a time."""
-    right = total = 0
-    for b in range(labels.shape[0]):
-        for s in range(labels.shape[1]):
-            if labels[b, s] != -100:
-                total += 1
-                right += int(logits[b, s].argmax() == labels[b, s])
-    return right / total
-
-
-def accuracy_with_padding_as_o(logits, labels):
-    return (logits.argmax(-1) == labels.clamp(min=0)).float().mean()
-
-
-def accuracy_per_sentence(logits, labels):
-    real = labels != -100
-    right = (logits.argmax(-1) == labels) & real
-    return (right.sum(1) / real.sum(1)).mean()
-
-
-# --- exercise 2: the entities of a tag sequence
+# --- exercise 1: the entities of a tag sequence
 
 
 def right_spans(tags):
@@ -87,73 +60,76 @@ def spans_b_continues(tags):
     return sorted(ch11._read_spans(tags, b_continues=True))
 
 
-# --- exercise 3: entity-level precision, recall and F1
+# --- exercise 2: a bootstrap interval over templates
 
 
-def right_prf(true_tags, pred_tags):
-    true = {(i, *s) for i, tags in enumerate(true_tags) for s in spans.bio_spans(tags)}
-    pred = {(i, *s) for i, tags in enumerate(pred_tags) for s in spans.bio_spans(tags)}
-    p = len(true & pred) / len(pred) if pred else 0.0
-    r = len(true & pred) / len(true) if true else 0.0
-    return p, r, 2 * p * r / (p + r) if p + r else 0.0
+def right_bootstrap(counts, templates, n_resamples=2000, seed=0):
+    counts = np.asarray(counts, dtype=float)
+    ids, group = np.unique(templates, return_inverse=True)
+    per_template = np.zeros((len(ids), 3))
+    np.add.at(per_template, group, counts)
+    draws = np.random.default_rng(seed).integers(0, len(ids), (n_resamples, len(ids)))
+    right, predicted, true = per_template[draws].sum(axis=1).T
+    return tuple(np.quantile(2 * right / (predicted + true), [0.025, 0.975]))
 
 
-def prf_from_counts(true_tags, pred_tags):
-    """Another right answer: counts per sentence, a list, F1 as 2TP / (2TP + FP + FN)."""
-    tp = fp = fn = 0
-    for t, p in zip(true_tags, pred_tags):
-        ts, ps = set(spans.bio_spans(t)), set(spans.bio_spans(p))
-        tp, fp, fn = tp + len(ts & ps), fp + len(ps - ts), fn + len(ts - ps)
-    precision = tp / (tp + fp) if tp + fp else 0
-    recall = tp / (tp + fn) if tp + fn else 0
-    return [precision, recall, 2 * tp / (2 * tp + fp + fn) if tp else 0]
+def bootstrap_loop(counts, templates, n_resamples=2000, seed=0):
+    """Another right answer: Python's random, dictionaries, a sorted list, a list returned."""
+    rng = random.Random(seed)
+    by_template = collections.defaultdict(list)
+    for row, t in zip(counts.tolist(), templates.tolist()):
+        by_template[t].append(row)
+    names = list(by_template)
+    f1 = []
+    for _ in range(n_resamples):
+        right = predicted = true = 0
+        for t in rng.choices(names, k=len(names)):
+            for r, p, n in by_template[t]:
+                right, predicted, true = right + r, predicted + p, true + n
+        f1.append(2 * right / (predicted + true))
+    f1.sort()
+    return [f1[int(0.025 * n_resamples)], f1[int(0.975 * n_resamples) - 1]]
 
 
-def prf_library(true_tags, pred_tags):
-    scores = spans.span_scores(true_tags, pred_tags)
-    return torch.tensor(scores["precision"]), scores["recall"], scores["f1"]
+def bootstrap_torch(counts, templates, n_resamples=2000, seed=0):
+    """Another right answer: torch, a tensor of two values."""
+    counts, templates = torch.as_tensor(counts).double(), torch.as_tensor(templates)
+    ids, group = templates.unique(return_inverse=True)
+    per_template = torch.zeros(len(ids), 3, dtype=torch.float64).index_add_(0, group, counts)
+    generator = torch.Generator().manual_seed(seed)
+    draws = torch.randint(len(ids), (n_resamples, len(ids)), generator=generator)
+    right, predicted, true = per_template[draws].sum(dim=1).T
+    return torch.quantile(2 * right / (predicted + true), torch.tensor([0.025, 0.975]).double())
 
 
-def prf_tokens(true_tags, pred_tags):
-    right = sum(t == p != "O" for ts, ps in zip(true_tags, pred_tags) for t, p in zip(ts, ps))
-    n_pred = sum(p != "O" for ps in pred_tags for p in ps)
-    n_true = sum(t != "O" for ts in true_tags for t in ts)
-    prec, rec = right / max(n_pred, 1), right / max(n_true, 1)
-    return prec, rec, 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+def bootstrap_sentences(counts, templates, n_resamples=2000, seed=0):
+    return right_bootstrap(counts, np.arange(len(counts)), n_resamples, seed)
 
 
-def prf_without_sentence(true_tags, pred_tags):
-    true = {s for tags in true_tags for s in spans.bio_spans(tags)}
-    pred = {s for tags in pred_tags for s in spans.bio_spans(tags)}
-    p, r = len(true & pred) / max(len(pred), 1), len(true & pred) / max(len(true), 1)
-    return p, r, 2 * p * r / (p + r) if p + r else 0.0
+def bootstrap_average(counts, templates, n_resamples=2000, seed=0):
+    ids, group = np.unique(templates, return_inverse=True)
+    per_template = np.zeros((len(ids), 3))
+    np.add.at(per_template, group, counts)
+    f1 = 2 * per_template[:, 0] / (per_template[:, 1] + per_template[:, 2])
+    draws = np.random.default_rng(seed).integers(0, len(ids), (n_resamples, len(ids)))
+    return tuple(np.quantile(f1[draws].mean(axis=1), [0.025, 0.975]))
 
 
-def prf_untyped(true_tags, pred_tags):
-    true = {(i, s, e) for i, tags in enumerate(true_tags) for _, s, e in spans.bio_spans(tags)}
-    pred = {(i, s, e) for i, tags in enumerate(pred_tags) for _, s, e in spans.bio_spans(tags)}
-    p, r = len(true & pred) / max(len(pred), 1), len(true & pred) / max(len(true), 1)
-    return p, r, 2 * p * r / (p + r) if p + r else 0.0
+def bootstrap_without_replacement(counts, templates, n_resamples=2000, seed=0):
+    f1 = 2 * counts[:, 0].sum() / (counts[:, 1].sum() + counts[:, 2].sum())
+    return f1, f1
 
 
-def prf_macro(true_tags, pred_tags):
-    per = [right_prf([t], [p]) for t, p in zip(true_tags, pred_tags)]
-    return tuple(sum(x[k] for x in per) / len(per) for k in range(3))
+def bootstrap_ninety(counts, templates, n_resamples=2000, seed=0):
+    ids, group = np.unique(templates, return_inverse=True)
+    per_template = np.zeros((len(ids), 3))
+    np.add.at(per_template, group, counts)
+    draws = np.random.default_rng(seed).integers(0, len(ids), (n_resamples, len(ids)))
+    right, predicted, true = per_template[draws].sum(axis=1).T
+    return tuple(np.quantile(2 * right / (predicted + true), [0.05, 0.95]))
 
 
-def prf_swapped(true_tags, pred_tags):
-    p, r, f = right_prf(true_tags, pred_tags)
-    return r, p, f
-
-
-def prf_dividing_by_zero(true_tags, pred_tags):
-    true = {(i, *s) for i, tags in enumerate(true_tags) for s in spans.bio_spans(tags)}
-    pred = {(i, *s) for i, tags in enumerate(pred_tags) for s in spans.bio_spans(tags)}
-    p, r = len(true & pred) / len(pred), len(true & pred) / len(true)
-    return p, r, 2 * p * r / (p + r) if p + r else 0.0
-
-
-# --- exercise 4: the best well-formed tag sequence
+# --- exercise 3: the best well-formed tag sequence
 
 
 def right_viterbi(scores, tags):
@@ -195,15 +171,13 @@ def greedy_valid(scores, tags):
 
 
 RIGHT = [
-    (checks.check_real_token_accuracy, right_accuracy),
-    (checks.check_real_token_accuracy, accuracy_loop),
     (checks.check_bio_spans, right_spans),
     (checks.check_bio_spans, spans_as_set_of_lists),
     (checks.check_bio_spans, spans.bio_spans),
     (checks.check_bio_spans, spans_with_numpy_and_tensor_bounds),
-    (checks.check_entity_prf, right_prf),
-    (checks.check_entity_prf, prf_from_counts),
-    (checks.check_entity_prf, prf_library),
+    (checks.check_template_bootstrap, right_bootstrap),
+    (checks.check_template_bootstrap, bootstrap_loop),
+    (checks.check_template_bootstrap, bootstrap_torch),
     (checks.check_valid_tags, right_viterbi),
     (checks.check_valid_tags, viterbi_as_names),
     (checks.check_valid_tags, lambda scores, tags: right_viterbi(scores, tags).numpy()),
@@ -211,14 +185,6 @@ RIGHT = [
 ]
 
 WRONG = [
-    (checks.check_real_token_accuracy, accuracy_with_padding_as_o, "scored as if its label"),
-    (checks.check_real_token_accuracy, lambda lo, la: (lo.argmax(-1) == la).float().mean(),
-     "counted in the denominator"),
-    (checks.check_real_token_accuracy, lambda lo, la: ((lo.argmax(-1) == la) & (la != -100)).sum(),
-     "number of right tokens"),
-    (checks.check_real_token_accuracy, accuracy_per_sentence, "averaged the sentences"),
-    (checks.check_real_token_accuracy, lambda lo, la: lo.argmax(-1) == la,
-     "expected a number for the accuracy, got a tensor of shape"),
     (checks.check_bio_spans, spans_end_inclusive, "end must be exclusive"),
     (checks.check_bio_spans, spans_forgetting_the_last, "ends the sentence is missing"),
     (checks.check_bio_spans, lambda tags: spans.bio_spans(tags, "strict"), "the strict rule"),
@@ -238,19 +204,16 @@ WRONG = [
      "expected a list of (type, start, end) tuples for the spans, got a 0-dim tensor"),
     (checks.check_bio_spans, lambda tags: [[list(s)] for s in spans.bio_spans(tags)],
      "expected (type, start, end) triples, got a list holding a list of 1 item (list)"),
-    (checks.check_entity_prf, prf_tokens, "you counted tokens"),
-    (checks.check_entity_prf, prf_without_sentence, "keep the sentence index"),
-    (checks.check_entity_prf, prf_untyped, "wrong type must count as wrong"),
-    (checks.check_entity_prf, prf_macro, "averaged the sentences' scores"),
-    (checks.check_entity_prf, prf_swapped, "swapped"),
-    (checks.check_entity_prf, prf_dividing_by_zero, "precision is 0 / 0"),
-    (checks.check_entity_prf, lambda t, p: right_prf(t, p)[2], "expected a tuple"),
-    (checks.check_entity_prf, lambda t, p: torch.tensor(right_prf(t, p)[2]),
-     "expected a tuple (precision, recall, f1), got a 0-dim tensor"),
-    (checks.check_entity_prf, lambda t, p: (*right_prf(t, p)[:2], None),
-     "expected a number for precision, recall and f1, got NoneType"),
-    (checks.check_entity_prf, lambda t, p: [[x] for x in right_prf(t, p)],
-     "expected a number for precision, recall and f1, got list"),
+    (checks.check_template_bootstrap, bootstrap_sentences, "resampled sentences"),
+    (checks.check_template_bootstrap, bootstrap_average, "averaged the drawn templates"),
+    (checks.check_template_bootstrap, bootstrap_without_replacement, "*with* replacement"),
+    (checks.check_template_bootstrap, bootstrap_ninety, "a 90 % interval"),
+    (checks.check_template_bootstrap, lambda *args: right_bootstrap(*args)[::-1],
+     "low must not exceed high"),
+    (checks.check_template_bootstrap, lambda *args: right_bootstrap(*args)[0],
+     "expected a tuple (low, high), got a NumPy array of shape ()"),
+    (checks.check_template_bootstrap, lambda *args: (None, 1.0),
+     "expected a number for low and high, got NoneType"),
     (checks.check_valid_tags, plain_argmax, "not well formed"),
     (checks.check_valid_tags, greedy_valid, "not the best one"),
     (checks.check_valid_tags, lambda scores, tags: right_viterbi(scores, tags)[:-1],
@@ -299,8 +262,7 @@ def test_checks_leave_the_global_random_stream_alone():
     torch.manual_seed(0)
     expected = torch.rand(3)
     torch.manual_seed(0)
-    checks.check_real_token_accuracy(right_accuracy)
     checks.check_bio_spans(right_spans)
-    checks.check_entity_prf(right_prf)
+    checks.check_template_bootstrap(bootstrap_torch)
     checks.check_valid_tags(right_viterbi)
     torch.testing.assert_close(torch.rand(3), expected)

@@ -7,6 +7,7 @@ and ``endOfChunk``); the scores with a corpus computed by hand.
 import random
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -113,11 +114,32 @@ def test_split_by_template_is_disjoint_and_repeatable(ner):
     assert other.test_templates != ner.test_templates
 
 
+def test_validation_templates_are_held_out_of_the_training_templates(ner):
+    split = entities.ner_splits(n_train=300, n_test=100, n_test_templates=12, seed=3,
+                                n_valid=80, n_valid_templates=10)
+    train, valid, test = (set(t) for t in (split.train_templates, split.valid_templates,
+                                           split.test_templates))
+    assert len(valid) == 10 and len(train) == len(entities.TEMPLATES) - 22
+    assert not (train & valid or train & test or valid & test)
+    assert train | valid | test == set(range(len(entities.TEMPLATES)))
+    assert len(split.valid) == 80 and {s.template for s in split.valid} <= valid
+    assert {s.template for s in split.train} <= train
+    # the test set is the one without validation; the validation fills are new values
+    assert split.test == ner.test and split.test_templates == ner.test_templates
+    assert {s.tokens for s in split.valid}.isdisjoint(
+        {s.tokens for s in entities.make_sentences(sorted(valid), 80, seed=6)})
+    assert ner.valid == [] and ner.valid_templates == ()
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(n_test_templates=0), "n_test_templates=0"),
     (dict(n_test_templates=len(entities.TEMPLATES)), "leaves no template"),
     (dict(seed=-2), "seed=-2"),
     (dict(n_train=0), "n_train=0"),
+    (dict(n_valid=10), "n_valid=10 and n_valid_templates=0"),
+    (dict(n_valid_templates=5), "n_valid=0 and n_valid_templates=5"),
+    (dict(n_valid=-1, n_valid_templates=3), "n_valid=-1 must be a non-negative integer"),
+    (dict(n_test_templates=50, n_valid=5, n_valid_templates=66), "50 \\+ n_valid_templates=66"),
 ])
 def test_split_errors(kwargs, message):
     arguments = dict(n_train=10, n_test=10) | kwargs
@@ -370,3 +392,62 @@ def test_span_scores_errors():
         spans.span_scores(TRUE, PRED[:1])
     with pytest.raises(ValueError, match="sentence 1: 7 true tags but 6 predicted"):
         spans.span_scores(TRUE, [PRED[0], PRED[1][:6]])
+
+
+def test_sentence_counts_add_up_to_the_corpus_scores():
+    counts = spans.sentence_counts(TRUE, PRED)
+    assert counts.tolist() == [[2, 3, 3], [1, 3, 2]]  # (right, predicted, true) per sentence
+    scores = spans.span_scores(TRUE, PRED)
+    assert counts.sum(0).tolist() == [scores["n_correct"], scores["n_pred"], scores["n_true"]]
+    assert spans.sentence_counts([], []).shape == (0, 3)
+    with pytest.raises(ValueError, match="sentence 1: 7 true tags but 6 predicted"):
+        spans.sentence_counts(TRUE, [PRED[0], PRED[1][:6]])
+
+
+def test_bootstrap_f1_resamples_whole_groups():
+    rng = random.Random(0)
+    true, pred, groups = [], [], []
+    for group in range(12):  # a group's sentences are all right or all wrong, as a template's
+        for _ in range(30):
+            true.append(["B-PER", "O"])
+            pred.append(["B-PER", "O"] if group % 3 else ["O", "O"])
+            groups.append(100 + group)
+    order = list(range(len(true)))
+    rng.shuffle(order)
+    true, pred, groups = ([x[i] for i in order] for x in (true, pred, groups))
+    f1 = spans.span_scores(true, pred)["f1"]
+    low, high = spans.bootstrap_f1(true, pred, groups, n_resamples=4000)
+    assert low < f1 < high and high - low > 0.2
+    by_sentence = spans.bootstrap_f1(true, pred, range(len(true)), n_resamples=4000)
+    assert low < by_sentence[0] < f1 < by_sentence[1] < high  # sentences: far too narrow
+    assert spans.bootstrap_f1(true, pred, groups, 500, seed=1) == spans.bootstrap_f1(
+        true, pred, groups, 500, seed=1)
+    narrow = spans.bootstrap_f1(true, pred, groups, n_resamples=4000, level=0.5)
+    assert low < narrow[0] < narrow[1] < high
+    assert spans.bootstrap_f1(TRUE, TRUE, [0, 1]) == (1.0, 1.0)
+
+
+def test_bootstrap_samples_of_two_taggers_are_paired():
+    true = [["B-PER", "O"]] * 4 + [["B-LOC"]] * 4
+    good = [["B-PER", "O"]] * 4 + [["B-LOC"]] * 4
+    half = [["B-PER", "O"]] * 4 + [["O"]] * 4
+    groups = [0, 0, 1, 1, 2, 2, 3, 3]
+    a = spans.bootstrap_f1_samples(true, good, groups, n_resamples=300, seed=5)
+    b = spans.bootstrap_f1_samples(true, half, groups, n_resamples=300, seed=5)
+    assert a.shape == (300,) and (a == 1.0).all()
+    # the same resamples: b is 1 exactly when no LOC template (groups 2, 3) was drawn
+    draws = np.random.default_rng(5).integers(0, 4, (300, 4))
+    assert np.array_equal(b == 1.0, (draws < 2).all(axis=1))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(groups=[0]), "groups has 1 entries; expected one per sentence"),
+    (dict(n_resamples=0), "n_resamples=0"),
+    (dict(level=1.0), "level=1.0 must be in"),
+])
+def test_bootstrap_f1_errors(kwargs, message):
+    arguments = dict(true_tags=TRUE, pred_tags=PRED, groups=[0, 1]) | kwargs
+    with pytest.raises(ValueError, match=message):
+        spans.bootstrap_f1(**arguments)
+    with pytest.raises(ValueError, match="true_tags is empty"):
+        spans.bootstrap_f1([], [], [])

@@ -6,48 +6,13 @@ import random
 from collections.abc import Callable, Sequence
 from operator import itemgetter
 
+import numpy as np
 import torch
 
 from transformer_lib.checks._compare import Case, as_int, diagnose, int_list, python_number
 from transformer_lib.checks._core import Failure, call, check, describe
 from transformer_lib.data.entities import TAGS
-from transformer_lib.data.spans import (bio_spans, is_well_formed, precision_recall_f1, span_scores,
-                                        spans_to_bio)
-
-
-@check("accuracy over the real tokens", seed=21)
-def check_real_token_accuracy(student_fn: Callable, generator):
-    """``student_fn(logits (B, S, n_tags), labels (B, S))`` -> the share of the positions whose
-    label is not -100 where the arg-max tag is the label (a float or a 0-dim tensor)."""
-    cases = []
-    for batch, length, n_tags, lengths in [(2, 5, 3, [5, 2]), (3, 8, 9, [1, 8, 4]),
-                                           (1, 4, 5, [4]), (4, 6, 9, [2, 3, 6, 1])]:
-        logits = torch.randn(batch, length, n_tags, generator=generator)
-        labels = torch.randint(0, n_tags, (batch, length), generator=generator)
-        labels[:, 0] = logits[:, 0].argmax(-1)  # some right answers
-        pad = torch.arange(length) >= torch.tensor(lengths).unsqueeze(1)  # (B, S)
-        logits[pad] = logits[pad].index_fill(-1, torch.tensor([0]), 50.0)  # padding says tag 0
-        labels = labels.masked_fill(pad, -100)
-        right = (logits.argmax(-1) == labels) & ~pad  # (B, S)
-        n_right = right.sum().item()
-        expected = n_right / (~pad).sum().item()
-        value = float(python_number(call(student_fn, logits, labels),
-                                    "the accuracy", (int, float), item=True))
-        per_sentence = [right[b].sum().item() / n for b, n in enumerate(lengths)]
-        mistakes = {
-            "the padding was scored as if its label were tag 0: count only the positions "
-            "whose label is not -100": (n_right + pad.sum().item()) / labels.numel(),
-            "the padding was counted in the denominator: divide by the number of real tokens, "
-            "not by B * S": n_right / labels.numel(),
-            "that is the number of right tokens, not their share: divide by the number of real "
-            "tokens": float(n_right),
-            "you averaged the sentences' accuracies: divide the right tokens of the whole "
-            "batch by its real tokens": sum(per_sentence) / len(per_sentence),
-        }
-        shown = (f"for logits of shape {tuple(logits.shape)} and sentence lengths {lengths} "
-                 f"the accuracy is {expected:.4f}, you returned {value:.4f}")
-        cases.append(Case(value, expected, mistakes, shown))
-    diagnose(cases, atol=1e-6, rtol=1e-6)
+from transformer_lib.data.spans import bio_spans, is_well_formed
 
 
 FIXED_SEQUENCES = [
@@ -134,82 +99,73 @@ def check_bio_spans(student_fn: Callable):
     diagnose(cases)
 
 
-def _corpora():
-    rng = random.Random(41)
-    yield ("two sentences", [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG", "I-ORG"]],
-           [["B-PER", "O", "O", "B-LOC"], ["O", "B-ORG", "I-ORG"]])
-    yield ("the same span in two sentences", [["B-PER", "I-PER", "O"], ["O", "O", "O"]],
-           [["O", "O", "O"], ["B-PER", "I-PER", "O"]])
-    yield ("right boundaries, wrong type", [["B-PER", "I-PER", "O", "B-DATE"]],
-           [["B-ORG", "I-ORG", "O", "B-DATE"]])
-    yield ("sentences of different sizes", [["B-PER"] * 4 + ["O"] * 6, ["B-LOC", "O"]],
-           [["B-PER"] * 4 + ["O"] * 6, ["O", "O"]])
-    for n in (5, 30):
-        true = [spans_to_bio(len(s), bio_spans(s)) for s in _random_sequences(rng, n, 10)]
-        pred = [[rng.choice(TAGS) if rng.random() < 0.2 else t for t in s] for s in true]
-        yield f"{n} random sentences", true, pred  # well formed, and a few random changes
+def _template_data(rng: np.random.Generator, n_templates: int):
+    """Per-sentence (right, predicted, true) counts and template ids: templates of very different
+    sizes and qualities, the big ones the good ones (so pooling and averaging disagree)."""
+    sizes = np.linspace(10, 120, n_templates).astype(int)
+    quality = np.linspace(0.3, 1.0, n_templates)
+    counts, templates = [], []
+    for t, (size, q) in enumerate(zip(sizes, quality)):
+        true = rng.integers(1, 4, size)
+        pred = np.maximum(true + rng.integers(-1, 2, size), 0)
+        right = rng.binomial(np.minimum(true, pred), q)
+        counts.append(np.stack([right, pred, true], axis=1))
+        templates += [100 + 3 * t] * size  # ids need not be 0 .. G - 1
+    order = rng.permutation(len(templates))  # the sentences of a template are not contiguous
+    return np.concatenate(counts)[order], np.array(templates)[order]
 
 
-_triple = itemgetter("precision", "recall", "f1")
+def _interval(counts, templates, n, quantiles=(0.025, 0.975), average=False, seed=0):
+    """The reference bootstrap (templates drawn with replacement, counts pooled), or a mistake."""
+    ids, group = np.unique(templates, return_inverse=True)
+    per = np.zeros((len(ids), 3))
+    np.add.at(per, group, counts)
+    draws = np.random.default_rng(seed).integers(0, len(ids), (n, len(ids)))
+    if average:  # the mean of the drawn templates' own F1
+        f1 = (2 * per[:, 0] / np.maximum(per[:, 1] + per[:, 2], 1))[draws].mean(axis=1)
+    else:
+        right, pred, true = per[draws].sum(axis=1).T
+        f1 = 2 * right / np.maximum(pred + true, 1)
+    return tuple(float(q) for q in np.quantile(f1, quantiles))
 
 
-def _wrong_scores(true, pred) -> dict[str, tuple[float, float, float]]:
-    """What the typical mistakes compute, for the hints."""
-
-    def scores(items):  # items(i, tags): what is counted in sentence i, entities or tokens
-        t = {item for i, tags in enumerate(true) for item in items(i, tags)}
-        p = {item for i, tags in enumerate(pred) for item in items(i, tags)}
-        return _triple(precision_recall_f1(len(t & p), len(p), len(t)))
-
-    per_sentence = [_triple(span_scores([t], [p])) for t, p in zip(true, pred)]
-    right = span_scores(true, pred)
-    return {
-        "you counted tokens, not entities: an entity is right only when its type, its start and "
-        "its end all match (read the spans with bio_spans)":
-            scores(lambda i, tags: [(i, j, tag) for j, tag in enumerate(tags) if tag != "O"]),
-        "spans of different sentences got mixed up: keep the sentence index with each span, "
-        "(sentence, type, start, end)": scores(lambda i, tags: bio_spans(tags)),
-        "an entity with the right boundaries but the wrong type must count as wrong":
-            scores(lambda i, tags: [(i, s, e) for _, s, e in bio_spans(tags)]),
-        "you averaged the sentences' scores; add up the counts over the whole corpus first, "
-        "then divide (the micro average)":
-            tuple(sum(column) / len(per_sentence) for column in zip(*per_sentence)),
-        "precision and recall are swapped: precision = right / predicted, recall = right / true":
-            (right["recall"], right["precision"], right["f1"]),
-    }
+def _two_numbers(got) -> tuple[float, float]:
+    if hasattr(got, "tolist") and getattr(got, "ndim", 0) == 1:
+        got = got.tolist()
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise Failure(f"expected a tuple (low, high), got {describe(got)}")
+    low, high = (float(python_number(v, "low and high", (int, float), item=True)) for v in got)
+    if low > high:
+        raise Failure(f"low must not exceed high, got ({low:.4f}, {high:.4f})")
+    return low, high
 
 
-def _three_numbers(got) -> tuple[float, float, float]:
-    if (isinstance(got, (str, dict)) or getattr(got, "ndim", 1) == 0 or not hasattr(got, "__len__")
-            or len(got) != 3):
-        raise Failure(f"expected a tuple (precision, recall, f1), got {describe(got)}")
-    return tuple(float(python_number(v, "precision, recall and f1", (int, float), item=True))
-                 for v in got)
-
-
-@check("entity-level precision, recall and F1")
-def check_entity_prf(student_fn: Callable):
-    """``student_fn(true_tags, pred_tags)`` (lists of BIO sequences, one per sentence) ->
-    ``(precision, recall, f1)`` over the entities of the whole corpus (numbers)."""
-    cases = []
-    for name, true, pred in _corpora():
-        expected = _triple(span_scores(true, pred))
-        got = _three_numbers(call(student_fn, [list(s) for s in true], [list(s) for s in pred]))
-        shown = (f"case {name!r}: expected (precision, recall, f1) = ({expected[0]:.4f}, "
-                 f"{expected[1]:.4f}, {expected[2]:.4f}), got ({got[0]:.4f}, {got[1]:.4f}, "
-                 f"{got[2]:.4f})")
-        cases.append(Case(got, expected, _wrong_scores(true, pred), shown))
-    diagnose(cases, atol=1e-6, rtol=1e-6)
-    nothing = [["O", "O"], ["O"]]
-    try:
-        got = _three_numbers(call(student_fn, [["B-PER", "O"], ["B-LOC"]], nothing))
-    except Failure as failure:
-        if "ZeroDivisionError" in str(failure):
-            raise Failure("with no predicted entity, precision is 0 / 0: define it as 0, and "
-                          "F1 as 0 when precision + recall is 0") from None
-        raise
-    if not all(math.isclose(g, 0.0, abs_tol=1e-6) for g in got):
-        raise Failure(f"with no predicted entity, precision, recall and F1 must be 0, got {got}")
+@check("a bootstrap interval over templates")
+def check_template_bootstrap(student_fn: Callable):
+    """``student_fn(counts (N, 3), templates (N,), n_resamples, seed)`` -> ``(low, high)``, the
+    95 % percentile interval of the F1 of the templates resampled with replacement."""
+    cases, n, many = [], 5000, 10_000
+    for seed, n_templates in ((61, 12), (62, 18)):
+        counts, templates = _template_data(np.random.default_rng(seed), n_templates)
+        expected = _interval(counts, templates, many)
+        got = _two_numbers(call(student_fn, counts.copy(), templates.copy(), n, seed))
+        pooled = 2 * counts[:, 0].sum() / (counts[:, 1].sum() + counts[:, 2].sum())
+        mistakes = {
+            "you resampled sentences, not templates: draw whole templates (with their "
+            "sentences) and pool their counts": _interval(counts, np.arange(len(counts)), 2000),
+            "you averaged the drawn templates' own F1 scores: pool their right, predicted and "
+            "true entities, then compute one F1 = 2 right / (predicted + true)":
+                _interval(counts, templates, many, average=True),
+            "every resample is the whole set: draw the templates *with* replacement":
+                (pooled, pooled),
+            "that is a 90 % interval: take the 2.5th and 97.5th percentiles":
+                _interval(counts, templates, many, (0.05, 0.95)),
+        }
+        shown = (f"for {n_templates} templates and {len(counts)} sentences the interval is "
+                 f"about ({expected[0]:.3f}, {expected[1]:.3f}), you returned "
+                 f"({got[0]:.3f}, {got[1]:.3f})")
+        cases.append(Case(got, expected, mistakes, shown))
+    diagnose(cases, atol=0.015, rtol=0)  # the noise of 5 000 resamples is about 0.003
 
 
 def allowed_after(tags: Sequence[str]) -> list[list[bool]]:

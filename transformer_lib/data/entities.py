@@ -5,9 +5,9 @@ Each template is an English sentence with slots for people (PER), places (LOC), 
 sentences whose entity tags are known exactly. Tags follow the BIO scheme (IOB2): ``B-X`` on the
 first token of an entity of type X, ``I-X`` on its other tokens, ``O`` elsewhere.
 
-Training and test sentences come from *different* templates, so the test measures how well a
-tagger handles sentence shapes it has never seen. ``data/tagging.py`` turns the sentences into
-tensors; ``data/spans.py`` reads entities back from tags and scores them.
+Training, validation and test sentences come from *different* templates, so validation and test
+measure how well a tagger handles sentence shapes it has never seen. ``data/tagging.py`` turns the
+sentences into tensors; ``data/spans.py`` reads entities back from tags and scores them.
 
 See: notebooks/11_named_entities.ipynb
 """
@@ -18,7 +18,7 @@ import datetime
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from transformer_lib import _validate
 
@@ -234,32 +234,50 @@ def make_sentences(template_ids: Sequence[int], n: int, seed: int = 0) -> list[T
 
 @dataclass
 class NerData:
-    """Train and test sentences, generated from disjoint sets of templates."""
+    """Train, validation and test sentences, generated from disjoint sets of templates."""
 
     train: list[TaggedSentence]
     test: list[TaggedSentence]
     train_templates: tuple[int, ...]
     test_templates: tuple[int, ...]
+    valid: list[TaggedSentence] = field(default_factory=list)
+    valid_templates: tuple[int, ...] = ()
 
 
-def ner_splits(n_train: int, n_test: int, n_test_templates: int = 12, seed: int = 0) -> NerData:
-    """Sentences from ``len(TEMPLATES) - n_test_templates`` templates to train on, and from the
-    ``n_test_templates`` others (drawn with ``random.Random(seed)``) to test on. The entity
-    values come from two differently seeded fillers."""
-    _validate.positive_int("n_train", n_train)
-    _validate.positive_int("n_test", n_test)
-    _validate.positive_int("n_test_templates", n_test_templates)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be a non-negative integer")
-    if n_test_templates >= len(TEMPLATES):
-        raise ValueError(f"n_test_templates={n_test_templates} leaves no template to train on "
+def ner_splits(n_train: int, n_test: int, n_test_templates: int = 12, seed: int = 0,
+               n_valid: int = 0, n_valid_templates: int = 0) -> NerData:
+    """Sentences from three disjoint sets of templates: to train on, to validate on, to test on.
+
+    The ``n_test_templates`` test templates are drawn with ``random.Random(seed)``; then
+    ``n_valid_templates`` of the others with ``random.Random(seed + 1)``; the rest are the
+    training templates. The test templates and sentences do not depend on the validation
+    arguments. Each set is filled by its own seeded filler (``2 seed``, ``2 seed + 1`` for the
+    test, ``seed + 10_000`` for validation). With ``n_valid_templates=0`` there is no validation
+    set, and ``n_valid`` must be 0 too.
+    """
+    for name, value in (("n_train", n_train), ("n_test", n_test),
+                        ("n_test_templates", n_test_templates)):
+        _validate.positive_int(name, value)
+    for name, value in (("seed", seed), ("n_valid", n_valid),
+                        ("n_valid_templates", n_valid_templates)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name}={value!r} must be a non-negative integer")
+    if (n_valid == 0) != (n_valid_templates == 0):
+        raise ValueError(f"n_valid={n_valid} and n_valid_templates={n_valid_templates}: "
+                         f"expected both positive (a validation set) or both 0 (none)")
+    if n_test_templates + n_valid_templates >= len(TEMPLATES):
+        raise ValueError(f"n_test_templates={n_test_templates} + n_valid_templates="
+                         f"{n_valid_templates} leaves no template to train on "
                          f"(there are {len(TEMPLATES)})")
     drawn = random.Random(seed).sample(range(len(TEMPLATES)), n_test_templates)
     test_templates = tuple(sorted(drawn))
-    train_templates = tuple(i for i in range(len(TEMPLATES)) if i not in test_templates)
+    others = [i for i in range(len(TEMPLATES)) if i not in test_templates]
+    valid_templates = tuple(sorted(random.Random(seed + 1).sample(others, n_valid_templates)))
+    train_templates = tuple(i for i in others if i not in valid_templates)
     train = make_sentences(train_templates, n_train, seed=2 * seed)
     test = make_sentences(test_templates, n_test, seed=2 * seed + 1)
-    return NerData(train, test, train_templates, test_templates)
+    valid = make_sentences(valid_templates, n_valid, seed=seed + 10_000) if n_valid else []
+    return NerData(train, test, train_templates, test_templates, valid, valid_templates)
 
 
 def concatenate_pairs(sentences: Sequence[TaggedSentence], fraction: float, seed: int = 0

@@ -14,12 +14,17 @@ A tagger can output sequences that no BIO tagging of real entities produces: an 
 
 Both agree on well-formed sequences.
 
+A score measured on a few templates depends on which templates were drawn; ``bootstrap_f1``
+gives an interval for it by resampling whole templates (any groups of sentences).
+
 See: notebooks/11_named_entities.ipynb
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import numpy as np
 
 SCHEMES = ("conlleval", "strict")
 
@@ -130,3 +135,68 @@ def span_scores(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence
         per_type[kind] = {**precision_recall_f1(*counts), "support": counts[2]}
     scores["per_type"] = per_type
     return scores
+
+
+def sentence_counts(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]],
+                    scheme: str = "conlleval") -> np.ndarray:
+    """Each sentence's right, predicted and true entities: an ``(N, 3)`` int array.
+
+    Summed over the rows, they are ``span_scores``' ``n_correct``, ``n_pred`` and ``n_true``."""
+    if len(true_tags) != len(pred_tags):
+        raise ValueError(f"true_tags has {len(true_tags)} sentences but pred_tags {len(pred_tags)}")
+    rows = []
+    for i, (t, p) in enumerate(zip(true_tags, pred_tags)):
+        if len(t) != len(p):
+            raise ValueError(f"sentence {i}: {len(t)} true tags but {len(p)} predicted tags")
+        true, pred = set(bio_spans(t, scheme)), set(bio_spans(p, scheme))
+        rows.append((len(true & pred), len(pred), len(true)))
+    return np.array(rows, dtype=np.int64).reshape(len(rows), 3)
+
+
+def bootstrap_f1_samples(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]],
+                         groups: Sequence[int], n_resamples: int = 2000, seed: int = 0,
+                         scheme: str = "conlleval") -> np.ndarray:
+    """The entity-level F1 of ``n_resamples`` resamples of whole groups, ``(n_resamples,)``.
+
+    Sentences of one group (one template) share its words and its shape, so their errors come
+    together: a test set of G templates holds G independent draws, however many sentences they
+    fill. Each resample draws G groups with replacement, pools the counts of their sentences and
+    computes ``F1 = 2 right / (predicted + true)``, which equals ``2PR / (P + R)``. The draws
+    depend only on ``seed`` and on the groups, so two taggers scored on the same sentences with
+    the same seed are scored on the same resamples (their difference is a paired bootstrap).
+
+    Args:
+        true_tags, pred_tags: as for ``span_scores``, N sentences.
+        groups: N group ids, one per sentence (e.g. its template); ``range(N)`` resamples
+            sentences.
+        n_resamples: how many resamples. seed: seeds ``numpy.random.default_rng``.
+    """
+    counts = sentence_counts(true_tags, pred_tags, scheme)  # (N, 3)
+    if not len(counts):
+        raise ValueError("true_tags is empty; expected at least one sentence")
+    if len(groups) != len(counts):
+        raise ValueError(f"groups has {len(groups)} entries; expected one per sentence "
+                         f"({len(counts)})")
+    if not isinstance(n_resamples, int) or n_resamples < 1:
+        raise ValueError(f"n_resamples={n_resamples!r} must be a positive integer")
+    _, group = np.unique(np.asarray(groups), return_inverse=True)  # (N,) in 0 .. G - 1
+    per_group = np.zeros((group.max() + 1, 3), dtype=np.int64)  # (G, 3)
+    np.add.at(per_group, group, counts)
+    draws = np.random.default_rng(seed).integers(0, len(per_group), (n_resamples, len(per_group)))
+    right, predicted, true = per_group[draws].sum(axis=1).T  # (n_resamples,) each
+    return 2 * right / np.maximum(predicted + true, 1)
+
+
+def bootstrap_f1(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]],
+                 groups: Sequence[int], n_resamples: int = 2000, level: float = 0.95,
+                 seed: int = 0, scheme: str = "conlleval") -> tuple[float, float]:
+    """A percentile bootstrap interval for the entity-level F1, resampling whole groups.
+
+    Returns ``(low, high)``, the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of
+    ``bootstrap_f1_samples`` (which says how the groups are resampled); ``level`` is in (0, 1).
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level={level!r} must be in (0, 1), e.g. 0.95")
+    f1 = bootstrap_f1_samples(true_tags, pred_tags, groups, n_resamples, seed, scheme)
+    low, high = np.quantile(f1, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
