@@ -1,116 +1,106 @@
 """Chapter 12's exercise checks accept right answers and explain the typical wrong ones."""
 
+import math
 import re
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from transformer_lib import checks
-
-PARTS = {
-    "attention.self.query": "self_attn.q_proj",
-    "attention.self.key": "self_attn.k_proj",
-    "attention.self.value": "self_attn.v_proj",
-    "attention.output.dense": "self_attn.out_proj",
-    "attention.output.LayerNorm": "attn_block.norm",
-    "intermediate.dense": "ffn.linear1",
-    "output.dense": "ffn.linear2",
-    "output.LayerNorm": "ffn_block.norm",
-}
+from transformer_lib.data import reviews
 
 
-def right_name(name):
-    _, _, layer, rest = name.split(".", 3)
-    part, kind = rest.rsplit(".", 1)
-    return f"stack.layers.{layer}.{PARTS[part]}.{kind}"
+def bm25_with(idf="lucene", use_mean=True, swap=False):
+    def bm25(query, documents, k1=1.5, b=0.75):
+        if swap:
+            k1, b = b, min(k1, 1.0)
+        n = len(documents)
+        mean = sum(map(len, documents)) / n if use_mean else max(map(len, documents))
+        scores = torch.zeros(n, dtype=torch.float64)
+        for token in query:
+            held = sum(token in d for d in documents)
+            if not held:
+                continue
+            weight = {"lucene": math.log(1 + (n - held + 0.5) / (held + 0.5)),
+                      "plain": math.log(n / held), "none": 1.0}[idf]
+            for i, d in enumerate(documents):
+                f = d.count(token)
+                scores[i] += weight * f * (k1 + 1) / (f + k1 * (1 - b + b * len(d) / mean))
+        return scores
+
+    return bm25
 
 
-def name_with(parts):
-    def rename(name):
-        _, _, layer, rest = name.split(".", 3)
-        part, kind = rest.rsplit(".", 1)
-        return f"stack.layers.{layer}.{parts[part]}.{kind}"
-
-    return rename
+def bm25_as_list(query, documents, k1=1.5, b=0.75):
+    return bm25_with()(query, documents, k1, b).tolist()
 
 
-def right_embedding(h, attention_mask):
-    keep = attention_mask.unsqueeze(-1).to(h.dtype)  # (B, S, 1)
-    mean = (h * keep).sum(1) / keep.sum(1)  # (B, D)
-    return mean / mean.norm(dim=-1, keepdim=True)
+def bm25_no_length(query, documents, k1=1.5, b=0.75):
+    return bm25_with()(query, documents, k1, 0.0)
 
 
-def right_top_k(queries, corpus, k):
-    scores = F.normalize(queries, dim=-1) @ F.normalize(corpus, dim=-1).T
-    return scores.topk(k, dim=-1).indices
+def mmr_with(lam_swap=False, redundancy="max", ordered=True):
+    def mmr(vectors, k, lam=0.7):
+        lam = 1 - lam if lam_swap else lam
+        relevance = vectors @ F.normalize(vectors.mean(0), dim=0)
+        picked = [int(relevance.argmax())]
+        while len(picked) < k:
+            sims = vectors @ vectors[picked].T
+            overlap = sims.max(1).values if redundancy == "max" else sims.mean(1)
+            gain = lam * relevance - (1 - lam) * overlap
+            gain[picked] = -math.inf
+            picked.append(int(gain.argmax()))
+        return sorted(picked) if ordered else picked
+
+    return mmr
 
 
-def right_summary(vectors, k):
-    centroid = vectors.mean(0)
-    return sorted((vectors @ centroid).topk(k).indices.tolist())
+def centroid_only(vectors, k, lam=0.7):
+    relevance = vectors @ F.normalize(vectors.mean(0), dim=0)
+    return sorted(relevance.topk(k).indices.tolist())
 
 
-def summary_unsorted(vectors, k):
-    return (vectors @ vectors.mean(0)).topk(k).indices.tolist()
+def lexicon_with(window=3, contractions=True):
+    def score(text):
+        tokens = re.findall(r"[a-z']+", text.lower())
+        total = 0
+        for i, token in enumerate(tokens):
+            sign = (token in reviews.POSITIVE_WORDS) - (token in reviews.NEGATIVE_WORDS)
+            before = tokens[max(0, i - window):i]
+            if any(t in {"not", "no", "never", "nothing", "nobody"}
+                   or (contractions and t.endswith("n't")) for t in before):
+                sign = -sign
+            total += sign
+        return total
+
+    return score
 
 
 RIGHT = [
-    (checks.check_bert_layer_name, right_name),
-    (checks.check_sentence_embedding, right_embedding),
-    (checks.check_sentence_embedding, lambda h, m: F.normalize((h * m[..., None]).sum(1), dim=-1)),
-    (checks.check_sentence_embedding, lambda h, m: right_embedding(h.double(), m)),
-    (checks.check_cosine_top_k, right_top_k),
-    (checks.check_cosine_top_k, lambda q, c, k: right_top_k(q.double(), c.double(), k)),
-    (checks.check_cosine_top_k,  # normalising the queries is not needed for the ranking
-     lambda q, c, k: (q @ F.normalize(c, dim=-1).T).argsort(dim=-1, descending=True)[:, :k]),
-    (checks.check_centroid_summary, right_summary),
-    (checks.check_centroid_summary, lambda v, k: (v @ v.mean(0)).topk(k).indices.sort().values),
-    (checks.check_centroid_summary, lambda v, k: list(np.sort((v @ v.mean(0)).topk(k).indices))),
-    (checks.check_centroid_summary, lambda v, k: list(right_summary(v.double(), k))),
+    (checks.check_bm25_scores, bm25_with()),
+    (checks.check_bm25_scores, bm25_as_list),
+    (checks.check_mmr_summary, mmr_with()),
+    (checks.check_mmr_summary, lambda v, k, lam=0.7: torch.tensor(mmr_with()(v, k, lam))),
+    (checks.check_negation_lexicon, lexicon_with()),
 ]
 
 WRONG = [
-    (checks.check_bert_layer_name, name_with(PARTS | {"attention.self.query": "self_attn.k_proj"}),
-     "query is W^Q"),
-    (checks.check_bert_layer_name,
-     name_with(PARTS | {"attention.output.dense": "ffn.linear2", "output.dense": "ffn.linear2"}),
-     "output projection W^O"),
-    (checks.check_bert_layer_name,
-     name_with(PARTS | {"intermediate.dense": "ffn.linear2", "output.dense": "ffn.linear1"}),
-     "it is ffn.linear1"),
-    (checks.check_bert_layer_name,
-     name_with(PARTS | {"attention.output.LayerNorm": "ffn_block.norm",
-                        "output.LayerNorm": "attn_block.norm"}), "attn_block.norm"),
-    (checks.check_bert_layer_name,
-     lambda n: re.sub(r"^stack\.layers\.(\d+)", lambda m: f"stack.layers.{int(m[1]) + 1}",
-                      right_name(n)),
-     "keep the layer index"),
-    (checks.check_bert_layer_name, lambda n: n, "start with 'stack.layers."),
-    (checks.check_sentence_embedding, lambda h, m: F.normalize(h.mean(1), dim=-1),
-     "averaged over the padding"),
-    (checks.check_sentence_embedding,
-     lambda h, m: (h * m[..., None]).sum(1) / m.sum(1, keepdim=True), "not L2-normalised"),
-    (checks.check_sentence_embedding,
-     lambda h, m: F.normalize((h * m[..., None]).sum(1) / m.sum(1, keepdim=True), dim=0),
-     "batch axis"),
-    (checks.check_sentence_embedding, lambda h, m: F.normalize(h[:, 0], dim=-1), "[CLS]"),
-    (checks.check_sentence_embedding, lambda h, m: h.mean(2), "wrong shape"),
-    (checks.check_cosine_top_k, lambda q, c, k: (q @ c.T).topk(k, dim=-1).indices,
-     "normalise the corpus"),
-    (checks.check_cosine_top_k, lambda q, c, k: right_top_k(q, c, k).flip(-1), "wrong order"),
-    (checks.check_cosine_top_k,
-     lambda q, c, k: (q @ F.normalize(c, dim=-1).T).topk(k, largest=False).indices,
-     "LEAST similar"),
-    (checks.check_cosine_top_k, lambda q, c, k: right_top_k(q, c, k).float(), "integer indices"),
-    (checks.check_centroid_summary, summary_unsorted, "document order"),
-    (checks.check_centroid_summary,
-     lambda v, k: sorted((v @ v.mean(0)).topk(k, largest=False).indices.tolist()), "FARTHEST"),
-    (checks.check_centroid_summary, lambda v, k: list(range(k)), "first k sentences"),
-    (checks.check_centroid_summary, lambda v, k: (v @ v.mean(0)).topk(k).values.tolist(),
-     "expected a list of 1 int indices for N=5, k=1, got a list holding a float"),
-    (checks.check_centroid_summary, lambda v, k: [[i] for i in right_summary(v, k)],
-     "got a list holding a list of 1 item (int)"),
+    (checks.check_bm25_scores, bm25_with(idf="plain"), "ln(N / n_t)"),
+    (checks.check_bm25_scores, bm25_with(idf="none"), "the idf is missing"),
+    (checks.check_bm25_scores, bm25_no_length, "no length normalisation"),
+    (checks.check_bm25_scores, bm25_with(use_mean=False), "mean document length"),
+    (checks.check_bm25_scores, bm25_with(swap=True), "k1 and b are swapped"),
+    (checks.check_bm25_scores, lambda q, d, k1=1.5, b=0.75: torch.zeros(2),
+     "expected a tensor of 6"),
+    (checks.check_mmr_summary, mmr_with(ordered=False), "document order"),
+    (checks.check_mmr_summary, centroid_only, "this is the centroid summary"),
+    (checks.check_mmr_summary, mmr_with(lam_swap=True), "not the other way round"),
+    (checks.check_mmr_summary, mmr_with(redundancy="mean"), "not the mean"),
+    (checks.check_negation_lexicon, lambda t: reviews.lexicon_score(t), "no word was flipped"),
+    (checks.check_negation_lexicon, lexicon_with(window=1), "3 tokens BEFORE"),
+    (checks.check_negation_lexicon, lexicon_with(contractions=False), "contractions negate"),
+    (checks.check_negation_lexicon, lexicon_with(window=99), "not everything before it"),
+    (checks.check_negation_lexicon, lambda t: float(lexicon_with()(t)), "expected a Python int"),
 ]
 
 
@@ -118,7 +108,6 @@ def test_checks_leave_the_global_random_stream_alone():
     torch.manual_seed(0)
     expected = torch.rand(3)
     torch.manual_seed(0)
-    checks.check_sentence_embedding(right_embedding)
-    checks.check_cosine_top_k(right_top_k)
-    checks.check_centroid_summary(right_summary)
+    checks.check_mmr_summary(mmr_with())
+    checks.check_bm25_scores(bm25_with())
     torch.testing.assert_close(torch.rand(3), expected)

