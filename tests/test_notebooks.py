@@ -160,7 +160,7 @@ def shown_on_the_page(cell) -> bool:
             and not HIDDEN & set(cell["metadata"].get("tags", [])))
 
 
-@pytest.mark.parametrize("path", PART_ONE, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_a_chapter_reads_as_a_lesson_not_a_test_report(path):
     """At most 15 assert statements in the code a reader sees; the other checks run in cells
     whose code the website leaves out (remove-input), and the prose does not say "(asserted"."""
@@ -206,7 +206,7 @@ def share_shown_before(solution: list[str], shown: list[str]) -> float:
     return sum(b.size for b in matcher.get_matching_blocks() if b.size >= 5) / len(solution)
 
 
-@pytest.mark.parametrize("path", PART_ONE, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_exercise_asks_to_retype_code_the_page_showed(path):
     """No solution is 80 % or more made of code the page displayed before it."""
     shown: list[str] = []
@@ -228,7 +228,7 @@ def test_the_transcription_measure_sees_a_copy_under_new_names():
     assert share_shown_before(copy, shown) == 1.0 and share_shown_before(other, shown) < 0.5
 
 
-@pytest.mark.parametrize("path", PART_ONE, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_a_chapter_asks_for_a_prediction_before_it_measures(path):
     prompts = [source(c) for c in cells(path) if c["cell_type"] == "markdown"
                and ":::{admonition} Predict, then run" in source(c)]
@@ -250,3 +250,55 @@ def test_each_chapter_of_part_one_has_its_build_exercise(path):
     builds = [source(c) for c in cells(path) if BEGIN in source(c)
               and "-build" in c["metadata"].get("nbgrader", {}).get("grade_id", "")]
     assert any(re.search(BUILDS[path.name[:2]], text) for text in builds), path.name
+
+
+# --- Part II measured honestly (issue 19) ------------------------------------------------------
+
+PART_TWO = [path for path in NOTEBOOKS if 8 <= int(path.name[:2]) <= 12]
+
+
+def watched_during_training(code: str) -> list[str]:
+    """The code of every ``evaluate=`` callback a ``fit(...)`` call receives: a lambda's body, or
+    the whole definition of the function it names (``def name(...)`` in the same notebook)."""
+    watched = []
+    for value in re.findall(r"evaluate=(lambda[^\n]*|\w+)", code):
+        if value.startswith("lambda"):
+            watched.append(value)
+        else:
+            watched.append(definition(code, value) or value)
+    return watched
+
+
+def definition(code: str, name: str) -> str:
+    """The lines of ``def name(...)`` in ``code``, at any indentation, up to the end of its body."""
+    lines = code.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(rf"\s*def {name}\(", line):
+            indent = len(line) - len(line.lstrip())
+            end = i + 1
+            while end < len(lines) and (not lines[end].strip() or
+                                        len(lines[end]) - len(lines[end].lstrip()) > indent):
+                end += 1
+            return "\n".join(lines[i:end])
+    return ""
+
+
+@pytest.mark.parametrize("path", PART_TWO, ids=lambda p: p.name)
+def test_no_test_set_is_watched_during_training(path):
+    """What training looks at (the evaluate= callbacks of fit) reads validation data, never test
+    data: the test set is used once, at the end."""
+    code = "\n".join(source(c) for c in cells(path) if c["cell_type"] == "code")
+    for watched in watched_during_training(code):
+        assert not re.search(r"test", watched, re.I), f"{path.name} watches: {watched[:200]}"
+
+
+def test_the_rule_sees_a_test_set_behind_a_named_callback():
+    code = ("def train():\n"
+            "    def evaluate(model):\n"
+            "        return {'acc': accuracy(model, test_ids)}\n"
+            "\n"
+            "    return 1\n"
+            "history = fit(model, evaluate=evaluate)\n"
+            "fit(m, evaluate=lambda m: loss(m, val))")
+    watched = watched_during_training(code)
+    assert len(watched) == 2 and "test_ids" in watched[0] and "val" in watched[1]

@@ -25,11 +25,11 @@ _CHECKS = {  # chapter module -> the checks it defines, without their "check_" p
     "ch06": "cross_attention decoder_layer_module gpt_module greedy_generate",
     "ch07": "seq2seq_loss train_step token_batches mask_tokens",
     "capstone": "trained_transformer",  # chapter 7's, which reruns the checks of chapters 2-6
-    "ch08": "detokenize hard_alignment split_by_number translation_scores",
-    "ch09": "lm_shift top_k_filter top_p_filter cached_attention_step perplexity",
-    "ch10": "masked_max_pool attention_pool confusion_matrix",
-    "ch11": "real_token_accuracy bio_spans entity_prf valid_tags",
-    "ch12": "bert_layer_name sentence_embedding cosine_top_k centroid_summary",
+    "ch08": "split_by_number corpus_bleu length_sweep diagonal_alignment",
+    "ch09": "next_token_probs generate_loop cached_attention_step distinct_n",
+    "ch10": "masked_max_pool attention_pool confusion_matrix validation_scores",
+    "ch11": "bio_spans template_bootstrap valid_tags",
+    "ch12": "bm25_scores mmr_summary negation_lexicon",
 }
 _CHAPTER_OF = {f"check_{name}": chapter
                for chapter, names in _CHECKS.items() for name in names.split()}
