@@ -3,8 +3,10 @@
 `make test` runs this file after its main pytest run, which executed every notebook twice: under
 nbval (the root conftest.py records what each cell printed) and in the website build of
 tests/test_site.py (which keeps the executed notebooks). Figures, widgets and stderr are not
-compared; every printed number is. The file name does not start with ``test_`` so that the main
-run does not collect it before both executions exist.
+compared; every printed number is, except in a cell tagged ``nbval-ignore-output`` (nbval's own
+tag for output that differs from run to run): a cell that prints a measured time. The file name
+does not start with ``test_`` so that the main run does not collect it before both executions
+exist.
 """
 
 import difflib
@@ -22,6 +24,7 @@ from conftest import RECORDS, printed_text  # noqa: E402
 
 SITE = ROOT / "_build" / "test-runs" / "site"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+TIMED = "nbval-ignore-output"  # a cell that prints a measured time: not compared
 
 pytestmark = pytest.mark.skipif(
     torch.cuda.is_available()
@@ -41,8 +44,18 @@ def test_two_executions_print_the_same(path):
               if cell.cell_type == "code"}
     assert set(first) <= set(second), (
         f"cells missing from the site build: {set(first) - set(second)}")
+    timed = {cell.get("id") for cell in nbformat.read(path, as_version=4).cells
+             if TIMED in cell.metadata.get("tags", [])}
     for cell_id, text in first.items():
-        if text != second[cell_id]:
+        if cell_id not in timed and text != second[cell_id]:
             diff = "\n".join(difflib.unified_diff(text.splitlines(), second[cell_id].splitlines(),
                                                   "nbval run", "site build", lineterm=""))
             pytest.fail(f"{path.name}, cell {cell_id} printed different text:\n{diff}")
+
+
+def test_only_cells_that_measure_time_are_left_out():
+    """The tag that exempts a cell is kept for cells that read a clock."""
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if TIMED in cell.metadata.get("tags", []):
+                assert "perf_counter" in cell.source, (path.name, cell.get("id"))
