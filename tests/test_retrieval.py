@@ -51,21 +51,3 @@ def test_ranks_and_scores():
         retrieval.ranks_of_first_hit(scores, [{0}, {1}, {2}])
     with pytest.raises(ValueError, match="at least one relevant"):
         retrieval.ranks_of_first_hit(scores, [{0}, set()])
-
-
-def test_wilson_interval_known_values():
-    low, high = retrieval.wilson_interval(14, 24)  # top-1 0.58 on 24 questions: about +-0.18
-    assert (round(low, 3), round(high, 3)) == (0.388, 0.755)
-    assert retrieval.wilson_interval(0, 10)[0] == 0.0 and retrieval.wilson_interval(10, 10)[1] == 1
-    with pytest.raises(ValueError, match="0 <= successes <= n"):
-        retrieval.wilson_interval(5, 4)
-
-
-def test_bootstrap_interval_brackets_the_mean_and_is_seeded():
-    values = [0.2, 0.4, 0.6, 0.8, 1.0, 0.3]
-    low, high = retrieval.bootstrap_interval(values)
-    assert low < sum(values) / len(values) < high
-    assert retrieval.bootstrap_interval(values) == (low, high)
-    assert retrieval.bootstrap_interval([0.5, 0.5]) == (0.5, 0.5)
-    with pytest.raises(ValueError, match="at least 2 numbers"):
-        retrieval.bootstrap_interval([1.0])

@@ -1,4 +1,4 @@
-"""Chapter 12: lexical retrieval (BM25), ranking measures and 95 % intervals for small test sets.
+"""Chapter 12: lexical retrieval (BM25) and ranking measures (top-k accuracy, MRR).
 
 BM25 (Robertson & Zaragoza 2009) scores a document ``d`` for a query ``q`` by the query's words
 that ``d`` contains, each weighted by how rare it is (idf) and by a saturating, length-normalised
@@ -76,28 +76,3 @@ def ranking_scores(ranks: Sequence[int]) -> dict[str, float]:
     n = len(ranks)
     return {"top-1": sum(r == 1 for r in ranks) / n, "top-3": sum(r <= 3 for r in ranks) / n,
             "MRR": sum(1 / r for r in ranks) / n}
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval (95 % for z = 1.96) of a proportion ``successes / n``."""
-    if n <= 0 or not 0 <= successes <= n:
-        raise ValueError(f"expected 0 <= successes <= n and n > 0, got {successes} of {n}")
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def bootstrap_interval(values: Sequence[float], n_resamples: int = 2000, seed: int = 0,
-                       level: float = 0.95) -> tuple[float, float]:
-    """A percentile bootstrap interval of the mean of ``values`` (items resampled with
-    replacement, ``n_resamples`` times, from a seeded generator)."""
-    x = torch.as_tensor(values, dtype=torch.float64)  # (n,)
-    if x.dim() != 1 or len(x) < 2:
-        raise ValueError(f"values must be a list of at least 2 numbers, got shape {tuple(x.shape)}")
-    generator = torch.Generator().manual_seed(seed)
-    picks = torch.randint(len(x), (n_resamples, len(x)), generator=generator)  # (R, n)
-    means = x[picks].mean(1)  # (R,)
-    tail = (1 - level) / 2
-    low, high = torch.quantile(means, torch.tensor([tail, 1 - tail], dtype=torch.float64))
-    return low.item(), high.item()
