@@ -26,6 +26,8 @@ import statistics
 import time
 from pathlib import Path
 
+import torch
+
 from benchmarks.common import ROOT
 from benchmarks.machine import machine_info, set_threads
 
@@ -68,8 +70,9 @@ def render(chapter: str, module, seeds: list[int], rows: list[dict[str, float]],
     note = getattr(module, "NOTE", "")
     return "\n".join([
         f"**{module.TITLE}** Repeated with `python -m benchmarks.seeds {chapter} --seeds "
-        f"{len(seeds)}` on {info['date']}: {info['cpu']}, {info['cores']} cores, torch "
-        f"{info['torch']}, commit {info['commit']}; {info['seconds']:.0f} s in all.",
+        f"{len(seeds)} --threads {info['threads']}` on {info['date']}: {info['cpu']}, "
+        f"{info['cores']} cores, torch {info['torch']}, commit {info['commit']}; "
+        f"{info['seconds']:.0f} s in all.",
         "",
         table(seeds, rows, getattr(module, "DIGITS", 3)),
         *(["", note] if note else []),
@@ -88,6 +91,7 @@ def run_chapter(chapter: str, n_seeds: int, out: Path) -> str:
         rows.append(row)
     info = machine_info()
     info["seconds"] = time.perf_counter() - start
+    info["threads"] = torch.get_num_threads()  # results move a little with the thread count
     text = render(chapter, module, seeds, rows, info)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"seeds_{chapter}.md").write_text(text)

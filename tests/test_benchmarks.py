@@ -170,6 +170,8 @@ def test_the_seeds_script_writes_one_row_per_seed_and_the_spread(tmp_path, monke
     import sys
     import types
 
+    import torch
+
     from benchmarks import seeds
 
     fake = types.ModuleType("benchmarks.seed_runs.ch99")
@@ -178,6 +180,8 @@ def test_the_seeds_script_writes_one_row_per_seed_and_the_spread(tmp_path, monke
     monkeypatch.setitem(sys.modules, "benchmarks.seed_runs.ch99", fake)
     text = seeds.run_chapter("ch99", 3, tmp_path)
     assert (tmp_path / "seeds_ch99.md").read_text() == text
+    threads = torch.get_num_threads()  # the command as it was run: results move with threads
+    assert f"`python -m benchmarks.seeds ch99 --seeds 3 --threads {threads}`" in text
     assert "| 2 | 3.000 | 0.500 |" in text and "| **mean** | 2.000 | 0.500 |" in text
     assert "| **sd** | 1.000 | 0.000 |" in text and "| **max** | 3.000 | 0.500 |" in text
     saved = json.loads((tmp_path / "seeds_ch99.json").read_text())
