@@ -32,11 +32,19 @@ def printed_text(outputs) -> str:
     return "".join(parts)
 
 
+# nbval waits at most 5 s (hard-coded) for a cell's output messages after the kernel has replied;
+# on a busy machine they can take longer, and a cell that ran fine fails with "Timeout of 5
+# seconds exceeded waiting for output". The wait for the cell itself stays --nbval-cell-timeout.
+OUTPUT_TIMEOUT_S = 60
+
+
 def pytest_collection_modifyitems(items):
-    """nbval's notebook cells get the `notebooks` marker, as every other test that executes one."""
+    """nbval's notebook cells get the `notebooks` marker, as every other test that executes one,
+    and a longer wait for their output messages."""
     for item in items:
         if hasattr(item, "cell"):  # an nbval cell (collected with --nbval-lax)
             item.add_marker(pytest.mark.notebooks)
+            item.output_timeout = max(getattr(item, "output_timeout", 0), OUTPUT_TIMEOUT_S)
 
 
 def pytest_runtest_makereport(item, call):
