@@ -10,6 +10,7 @@ See: notebooks/12_pretrained_encoder.ipynb
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -242,14 +243,20 @@ class SentenceEncoder(nn.Module):
         return out
 
 
-def load_minilm(folder: str | Path | None = None) -> SentenceEncoder:
-    """all-MiniLM-L6-v2 as a ``SentenceEncoder`` (evaluation mode, CPU), from local files only."""
+def load_minilm(folder: str | Path | None = None, dropout: float = 0.0) -> SentenceEncoder:
+    """all-MiniLM-L6-v2 as a ``SentenceEncoder`` (evaluation mode, CPU), from local files only.
+
+    ``dropout`` (chapter 13, for fine-tuning; BERT trained with 0.1) is the dropout of every
+    layer and of the input layer; it acts only in training mode.
+    """
     from safetensors.torch import load_file
     from tokenizers import Tokenizer
 
     folder = minilm_path() if folder is None else Path(folder)
     config = json.loads((folder / "config.json").read_text())
-    encoder = bert_encoder(bert_config(config), config.get("type_vocab_size", 2))
+    cfg = dataclasses.replace(bert_config(config), dropout=_validate.probability("dropout",
+                                                                                 dropout))
+    encoder = bert_encoder(cfg, config.get("type_vocab_size", 2))
     load_bert_weights(encoder, load_file(folder / "model.safetensors"))
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.enable_truncation(MAX_TOKENS)

@@ -30,6 +30,9 @@ _CHECKS = {  # chapter module -> the checks it defines, without their "check_" p
     "ch10": "masked_max_pool attention_pool confusion_matrix validation_scores",
     "ch11": "bio_spans template_bootstrap valid_tags",
     "ch12": "bm25_scores mmr_summary negation_lexicon",
+    "ch13": "collate param_groups threshold_for_precision",
+    "ch14": "best_span token_f1 blank_question",
+    "ch15": "rouge_by_hand lead_k unsupported_numbers oracle_sentence",
 }
 _CHAPTER_OF = {f"check_{name}": chapter
                for chapter, names in _CHECKS.items() for name in names.split()}

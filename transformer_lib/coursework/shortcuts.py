@@ -29,4 +29,11 @@ SHORTCUTS = {
     "check_bio_spans": ("bio_spans",),
     "check_template_bootstrap": ("bootstrap_f1", "bootstrap_f1_samples"),
     "check_bm25_scores": ("bm25_scores",),
+    "check_collate": ("collate", "pad_sequence", "pad_sequences"),
+    "check_param_groups": ("param_groups",),
+    "check_best_span": ("best_span",),
+    "check_token_f1": ("token_f1", "normalize_answer"),
+    "check_rouge_by_hand": ("RougeScorer", "rouge_f", "rouge_with_intervals"),
+    "check_lead_k": ("lead",),
+    "check_unsupported_numbers": ("unsupported",),
 }
