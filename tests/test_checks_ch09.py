@@ -2,7 +2,6 @@
 
 import math
 
-import pytest
 import torch
 
 from transformer_lib import checks, decoding
@@ -152,28 +151,6 @@ WRONG = [
      lambda s, n: (lambda g: len(set(g)) / len(g))(
          [tuple(x[i : i + n]) for x in s for i in range(len(x) - n)]), "L - n + 1"),
 ]
-
-
-@pytest.mark.parametrize("check, answer", RIGHT)
-def test_right_answers_pass(check, answer):
-    result = check(answer)
-    assert result.passed, result.message
-
-
-@pytest.mark.parametrize("check, answer, hint", WRONG)
-def test_wrong_answers_fail_with_their_hint(check, answer, hint):
-    result = check(answer)
-    assert not result.passed
-    assert hint in result.message, result.message
-
-
-@pytest.mark.parametrize("check", sorted({c for c, _ in RIGHT}, key=lambda c: c.__name__))
-def test_a_crash_is_feedback_not_a_traceback(check):
-    def crashes(*args):
-        raise IndexError("index 9 is out of bounds")
-
-    result = check(crashes)
-    assert not result.passed and "IndexError" in result.message
 
 
 def test_checks_leave_the_global_random_stream_alone():
