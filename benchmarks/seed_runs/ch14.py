@@ -20,7 +20,7 @@ import time
 import torch
 
 import transformer_lib as tl
-from transformer_lib import data, pretrained, qa, training
+from transformer_lib import data, finetune, pretrained, qa, training
 from transformer_lib.data import qa as qa_data
 
 TITLE = ("Chapter 14: validation and test F1 of MiniLM fine-tuned for extractive QA, of the same "
@@ -68,12 +68,6 @@ def span_loss(model, batch):
     return qa.span_loss(start_logits, end_logits, starts, ends, context)
 
 
-def schedule(steps: int, warmup: int):
-    def factor(step):
-        return (step + 1) / warmup if step < warmup else (steps - step) / (steps - warmup)
-    return factor
-
-
 def cosine(steps: int, warmup: int):
     def factor(step):
         if step < warmup:
@@ -114,7 +108,8 @@ def fine_tune(seed: int, no_types: bool = False) -> tuple[torch.nn.Module, float
     model.encoder.embedding.token_embedding.weight.requires_grad_(False)
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=PEAK_LR)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(STEPS, WARMUP))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: finetune.warmup_linear(step, WARMUP, STEPS))
     training.fit(model, optimizer, batches(c["encoded"]["train"], BATCH, seed, no_types),
                  span_loss, STEPS, scheduler=scheduler, progress=False, log=False)
     return model, time.process_time() - start
