@@ -193,3 +193,17 @@ def test_every_seed_table_a_chapter_includes_is_committed_with_its_script():
         for name in re.findall(r"benchmarks/results/(seeds_ch\d\d)\.md", path.read_text()):
             assert (ROOT / "benchmarks" / "results" / f"{name}.md").is_file(), (path.name, name)
             assert (ROOT / "benchmarks" / "seed_runs" / f"{name[6:]}.py").is_file(), name
+
+
+def test_chapter_14_runs_at_the_rate_with_the_best_mean_validation_f1_in_its_seeds_table():
+    """The page cannot afford to fine-tune twice, so it chooses its peak learning rate from the
+    committed seeds table: the rate must be the validation winner there, and the page's own."""
+    from benchmarks.seed_runs import ch14
+
+    rows = json.loads((ROOT / "benchmarks" / "results" / "seeds_ch14.json").read_text())["rows"]
+    mean_f1 = {lr: sum(row[f"valid F1, lr {lr:.0e}"] for row in rows) / len(rows)
+               for lr in ch14.LRS}
+    assert max(mean_f1, key=mean_f1.get) == ch14.PEAK_LR, mean_f1
+    page = (ROOT / "notebooks" / "14_question_answering.ipynb").read_text()
+    recipe = f"{ch14.STEPS}, {ch14.WARMUP}, {ch14.PEAK_LR:.0e}, {ch14.BATCH}".replace("e-0", "e-")
+    assert f"STEPS, WARMUP, PEAK_LR, BATCH = {recipe}" in page

@@ -5,7 +5,10 @@ time.
 The recipe, constants and library calls are those of ``notebooks/14_question_answering.ipynb``
 (seed 0 is the page's own run): the same questions (the page's split, seed 0, in every row), the
 MiniLM tokenizer, ``qa.SpanQA`` on ``pretrained.load_minilm().encoder`` with its word embeddings
-frozen, AdamW at 1e-4, batches of 8, 100 steps, 10 of warmup then a linear decay. The seed changes
+frozen, AdamW, batches of 8, 100 steps, 10 of warmup then a linear decay. The recipe runs at
+the two peak learning rates the page chose between, 1e-4 and 2e-4; the page takes the one with the
+higher mean validation F1 over the seeds of this table (a hidden check of the page asserts it),
+and the test columns and the run without token types use that rate. The seed changes
 the span head's initialization and the order of the batches. "no token types" trains the same
 recipe with every token type 0. "scratch" trains ``qa.SpanQA`` on ``pretrained.bert_encoder`` with
 random weights (D = 64, 2 layers, pre-LN) for 1 000 steps of 32 questions at 3e-3, which takes
@@ -25,12 +28,14 @@ from transformer_lib.data import qa as qa_data
 
 TITLE = ("Chapter 14: validation and test F1 of MiniLM fine-tuned for extractive QA, of the same "
          "recipe without token types, and of the book's encoder trained from scratch.")
-NOTE = ("Columns: validation F1, test F1 and test EM of MiniLM fine-tuned (100 steps of 8 "
-        "questions) and its CPU seconds; validation F1 of the same recipe with every token type "
+NOTE = ("Columns: validation F1 of MiniLM fine-tuned (100 steps of 8 questions) at the two peak "
+        "learning rates the page chose between; test F1 and test EM of the run at the page's "
+        "rate, 2e-4, and its CPU seconds; validation F1 of the same recipe with every token type "
         "0; validation F1 of the from-scratch encoder (1 000 steps of 32 questions) and its CPU "
         "seconds. 300 validation and 300 test questions; the questions are the page's in every "
         "row.")
-STEPS, WARMUP, PEAK_LR, BATCH, MAX_LEN = 100, 10, 1e-4, 8, 12
+STEPS, WARMUP, PEAK_LR, BATCH, MAX_LEN = 100, 10, 2e-4, 8, 12
+LRS = (1e-4, 2e-4)  # the page chose PEAK_LR among these on validation
 SCRATCH_STEPS, SCRATCH_WARMUP, SCRATCH_LR, SCRATCH_BATCH = 1000, 100, 3e-3, 32
 _CACHE: dict = {}
 
@@ -100,14 +105,15 @@ def scores(texts, examples) -> tuple[float, float]:
     return em, f1
 
 
-def fine_tune(seed: int, no_types: bool = False) -> tuple[torch.nn.Module, float]:
+def fine_tune(seed: int, no_types: bool = False,
+              peak_lr: float = PEAK_LR) -> tuple[torch.nn.Module, float]:
     c = _setup()
     start = time.process_time()
     tl.seed_everything(seed)
     model = qa.SpanQA(pretrained.load_minilm().encoder)
     model.encoder.embedding.token_embedding.weight.requires_grad_(False)
     trained = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trained, lr=PEAK_LR)
+    optimizer = torch.optim.AdamW(trained, lr=peak_lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: finetune.warmup_linear(step, WARMUP, STEPS))
     training.fit(model, optimizer, batches(c["encoded"]["train"], BATCH, seed, no_types),
@@ -134,8 +140,14 @@ def from_scratch(seed: int) -> tuple[torch.nn.Module, float]:
 def run(seed: int) -> dict[str, float]:
     c = _setup()
     dataset, encoded = c["dataset"], c["encoded"]
-    model, seconds = fine_tune(seed)
-    row = {"valid F1": scores(predict(model, encoded["valid"], dataset.valid), dataset.valid)[1]}
+    row = {}
+    for lr in LRS:
+        model, seconds = fine_tune(seed, peak_lr=lr)
+        row[f"valid F1, lr {lr:.0e}"] = scores(predict(model, encoded["valid"], dataset.valid),
+                                               dataset.valid)[1]
+        if lr == PEAK_LR:
+            chosen, chosen_seconds = model, seconds
+    model, seconds = chosen, chosen_seconds
     test_em, test_f1 = scores(predict(model, encoded["test"], dataset.test), dataset.test)
     row.update({"test F1": test_f1, "test EM": test_em, "MiniLM s": seconds})
     no_types, _ = fine_tune(seed, no_types=True)

@@ -25,15 +25,13 @@ from __future__ import annotations
 
 import random
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from transformer_lib import _validate
-from transformer_lib.data.tasks import BOS_ID, EOS_ID, PAD_ID
+from transformer_lib.data import number_words
 
-SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
-UNK_ID = 3
+UNK_ID = number_words.UNK_ID  # <unk>, as in chapter 8
 EVENTS = ("acquisition", "match", "storm", "resignation", "recall")
 SPLIT_TEMPLATES = {"train": (0, 1, 2, 3), "val": (4,), "test": (5,)}  # event phrasings per split
 
@@ -319,44 +317,13 @@ def restore(text: str, entities: Sequence[str]) -> str:
                   else m[0], text)
 
 
-class Vocab:
-    """Token <-> id tables: ``<pad>`` 0, ``<bos>`` 1, ``<eos>`` 2, ``<unk>`` 3, then the tokens
-    of the training texts seen at least ``min_count`` times, in order of first appearance."""
+class Vocab(number_words.WordVocab):
+    """Chapter 8's ``WordVocab`` (``<pad>`` 0, ``<bos>`` 1, ``<eos>`` 2, ``<unk>`` 3, then the
+    training texts' tokens in order of first appearance) with this module's tokenizer, which keeps
+    capitals, numbers and currency signs."""
 
-    def __init__(self, tokens: Sequence[str]):
-        tokens = list(tokens)
-        if tokens[: len(SPECIAL_TOKENS)] != list(SPECIAL_TOKENS) or len(set(tokens)) != len(tokens):
-            raise ValueError(f"tokens must start with {SPECIAL_TOKENS} and hold no duplicate")
-        self.tokens = tokens
-        self.ids = {token: i for i, token in enumerate(tokens)}
-
-    @classmethod
-    def from_texts(cls, texts: Iterable[str], min_count: int = 1) -> Vocab:
-        _validate.positive_int("min_count", min_count)
-        counts = Counter(token for text in texts for token in tokenize(text))
-        if not counts:
-            raise ValueError("texts is empty; expected at least one non-empty text")
-        return cls([*SPECIAL_TOKENS, *(t for t, c in counts.items()
-                                       if c >= min_count and t not in SPECIAL_TOKENS)])
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    def encode(self, text: str) -> list[int]:
-        """Text to ids (no ``<bos>``/``<eos>``); unknown tokens become ``UNK_ID``."""
-        return [self.ids.get(token, UNK_ID) for token in tokenize(text)]
-
-    def decode(self, ids: Iterable[int]) -> str:
-        """Ids to text, stopping at ``<eos>``, skipping ``<pad>`` and ``<bos>``."""
-        tokens = []
-        for i in map(int, ids):
-            if i == EOS_ID:
-                break
-            if not 0 <= i < len(self.tokens):
-                raise ValueError(f"ids holds {i}, outside the vocabulary [0, {len(self.tokens)})")
-            if i not in (PAD_ID, BOS_ID):
-                tokens.append(self.tokens[i])
-        return detokenize(tokens)
+    tokenize = staticmethod(tokenize)
+    detokenize = staticmethod(detokenize)
 
 
 def lead(report: Report, k: int = 1) -> str:

@@ -134,7 +134,14 @@ def detokenize(tokens: Sequence[str]) -> str:
 class WordVocab:
     """Token <-> id tables: the four special tokens first (``<pad>`` 0, ``<bos>`` 1, ``<eos>`` 2,
     ``<unk>`` 3, as in ``transformer_lib.data``), then the words in order of first appearance.
+
+    Texts are split by ``tokenize`` and joined by ``detokenize``, this module's; a subclass that
+    sets both to other functions gets the same tables for another kind of text
+    (``headlines.Vocab``).
     """
+
+    tokenize = staticmethod(tokenize)
+    detokenize = staticmethod(detokenize)
 
     def __init__(self, tokens: Sequence[str]):
         tokens = list(tokens)
@@ -149,7 +156,7 @@ class WordVocab:
     def from_texts(cls, texts: Iterable[str], min_count: int = 1) -> WordVocab:
         """The vocabulary of ``texts`` (the training texts): the tokens seen ``min_count`` times."""
         _validate.positive_int("min_count", min_count)
-        counts = Counter(token for text in texts for token in tokenize(text))
+        counts = Counter(token for text in texts for token in cls.tokenize(text))
         if not counts:
             raise ValueError("texts is empty; expected at least one non-empty text")
         words = [t for t, c in counts.items() if c >= min_count and t not in SPECIAL_TOKENS]
@@ -163,7 +170,7 @@ class WordVocab:
 
     def encode(self, text: str) -> list[int]:
         """Text to ids (no ``<bos>``/``<eos>``); unknown words become ``UNK_ID``."""
-        return [self.ids.get(token, UNK_ID) for token in tokenize(text)]
+        return [self.ids.get(token, UNK_ID) for token in self.tokenize(text)]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Ids to text, stopping at ``<eos>`` and skipping ``<pad>`` and ``<bos>``."""
@@ -176,7 +183,7 @@ class WordVocab:
                 raise ValueError(f"ids holds {i}, outside the vocabulary [0, {len(self.tokens)})")
             if i not in (PAD_ID, BOS_ID):
                 tokens.append(self.tokens[i])
-        return detokenize(tokens)
+        return self.detokenize(tokens)
 
 
 def encode_pairs(
