@@ -83,13 +83,13 @@ def render(chapter: str, module, seeds: list[int], rows: list[dict[str, float]],
 def run_chapter(chapter: str, n_seeds: int, out: Path) -> str:
     module = importlib.import_module(f"benchmarks.seed_runs.{chapter}")
     seeds = list(range(n_seeds))
+    info = machine_info()  # the date and the commit (and whether it was clean) when the run began
     start = time.perf_counter()
     rows = []
     for seed in seeds:
         row = {name: float(value) for name, value in module.run(seed).items()}
         print(f"{chapter} seed {seed}: {row}", flush=True)
         rows.append(row)
-    info = machine_info()
     info["seconds"] = time.perf_counter() - start
     info["threads"] = torch.get_num_threads()  # results move a little with the thread count
     text = render(chapter, module, seeds, rows, info)
