@@ -211,7 +211,7 @@ def test_chapter_14_runs_at_the_rate_with_the_best_mean_validation_f1_in_its_see
     chosen = [row[f"valid F1, lr {ch14.PEAK_LR:.0e}"] for row in rows]
     spread = {lr: statistics.stdev(row[f"valid F1, lr {lr:.0e}"] for row in rows)
               for lr in ch14.LRS}
-    assert abs(mean_f1[1e-4] - mean_f1[2e-4]) < min(spread.values())
+    assert max(mean_f1.values()) - min(mean_f1.values()) < min(spread.values())
     assert 0.25 < max(chosen) - min(chosen) < 0.35
     no_types = statistics.fmean(row["valid F1, no token types"] for row in rows)
     assert abs(no_types - mean_f1[ch14.PEAK_LR]) < spread[ch14.PEAK_LR]
