@@ -33,6 +33,9 @@ _CHECKS = {  # chapter module -> the checks it defines, without their "check_" p
     "ch13": "collate param_groups threshold_for_precision",
     "ch14": "best_span token_f1 blank_question",
     "ch15": "rouge_by_hand lead_k unsupported_numbers oracle_sentence",
+    "ch16": "rotary share_kv kv_cache_bytes",
+    "ch17": "previous_token_scores induction_scores repeat_loss_increase attention_by_offset",
+    "ch18": "lstm_cell_step lstm_parameter_count layer_multiply_adds loss_by_position",
 }
 _CHAPTER_OF = {f"check_{name}": chapter
                for chapter, names in _CHECKS.items() for name in names.split()}
