@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from benchmarks.seed_runs import ch09
 import transformer_lib as tl
 from transformer_lib import losses, training
 from transformer_lib.data import corpus, recall
@@ -41,17 +42,8 @@ PROBE_LENGTH, PROBE_DISTANCES, PROBE_SYMBOLS = 34, (1, 2, 4, 8, 16, 32), 16
 PROBE_STEPS, PROBE_BATCH, PROBE_RATE, PROBE_N = 300, 32, 3e-3, 500
 
 
-@functools.cache
-def data():
-    """Training, validation and test ids, as chapter 9 builds them."""
-    raw = {**corpus.load_topics(), **corpus.load_docstrings()}
-    texts = corpus.deduplicate_paragraphs(raw)
-    rest, test = corpus.split_topics(texts, val_fraction=0.1, seed=0)
-    train, val = corpus.split_topics(rest, val_fraction=0.1, seed=0)
-    train_text = corpus.join_topics(train)
-    tokenizer = corpus.train_tokenizer(train_text, vocab_size=VOCAB)
-    encode = lambda text: torch.tensor(tokenizer.encode(text).ids)  # noqa: E731
-    return encode(train_text), encode(corpus.join_topics(val)), encode(corpus.join_topics(test))
+# Chapter 9's training, validation and test ids (the same corpus, split and tokenizer), built once.
+data = functools.cache(ch09.data)
 
 
 def transformer_config(vocab=VOCAB, d_model=96, n_layers=3, max_len=CONTEXT):

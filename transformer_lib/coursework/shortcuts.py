@@ -36,4 +36,10 @@ SHORTCUTS = {
     "check_rouge_by_hand": ("RougeScorer", "rouge_f", "rouge_with_intervals"),
     "check_lead_k": ("lead",),
     "check_unsupported_numbers": ("unsupported",),
+    "check_rotary": ("apply_rope",),
+    "check_share_kv": ("share_kv_heads",),
+    "check_previous_token_scores": ("previous_token_scores", "head_scores"),
+    "check_induction_scores": ("induction_scores", "head_scores"),
+    "check_lstm_cell_step": ("LSTMCell", "lstm_cell"),
+    "check_lstm_parameter_count": ("lstm_layer_parameters", "LSTM", "count_parameters"),
 }
