@@ -130,6 +130,22 @@ def render(results: dict, info: dict, quick: bool) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def add_notebook_rows(saved: dict, rows: list[dict], info: dict, runs: int) -> dict:
+    """``saved`` (a results.json) with ``rows`` measured later put in place of, or beside, its
+    notebook rows, and a line for the page that says when, at which commit and how busy."""
+    names = [row["notebook"] for row in rows]
+    kept = [row for row in saved["notebooks"]["rows"] if row["notebook"] not in names]
+    saved["notebooks"]["rows"] = sorted(kept + rows, key=lambda row: row["notebook"])
+    others = info.get("others_cpu_share")
+    busy = "" if others is None else f"; other processes used {others:.1%} of the CPU time"
+    line = (f"The rows of {', '.join(f'`{name}`' for name in names)} were measured later, with "
+            f"`python -m benchmarks.run --add-notebooks`, on {info['date']} at commit "
+            f"{info['commit']} ({info['cpu']}, {info['cores']} cores, torch {info['torch']}), "
+            f"{runs} runs each{busy}.")
+    saved["machine"]["note"] = " ".join(filter(None, [saved["machine"].get("note"), line]))
+    return saved
+
+
 def _jsonable(obj):
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
@@ -152,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3,
                         help="executions of each notebook (default 3)")
     parser.add_argument("--threads", type=int, help="torch threads (default: one per core)")
+    parser.add_argument("--add-notebooks", nargs="+", metavar="NN",
+                        help="measure only these chapters' notebooks (e.g. 16 17) and put their "
+                             "rows into the folder's results.json; the page says when")
     parser.add_argument("--render", action="store_true",
                         help="measure nothing: redraw the figure and rewrite costs_tables.md "
                              "from the folder's results.json")
@@ -171,6 +190,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     started, cpu_at_start = time.perf_counter(), cpu_seconds()
+    if args.add_notebooks:
+        paths = [p for p in notebooks.chapter_notebooks() if p.name[:2] in args.add_notebooks]
+        if len(paths) != len(set(args.add_notebooks)):
+            parser.error(f"--add-notebooks {' '.join(args.add_notebooks)}: expected chapter "
+                         "numbers of notebooks in notebooks/, such as 16")
+        saved = json.loads((out / "results.json").read_text())
+        set_threads(args.threads)
+        info = machine_info()
+        rows = notebooks.summarize(notebooks.measure(paths, args.runs, args.threads, print))
+        info["others_cpu_share"] = others_share(cpu_at_start, cpu_seconds(),
+                                                time.perf_counter() - started, info["cores"])
+        saved = add_notebook_rows(saved, rows, info, args.runs)
+        (out / "results.json").write_text(json.dumps(_jsonable(saved), indent=1))
+        return main(["--render", "--out", str(out)])
 
     def log(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)

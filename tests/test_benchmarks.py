@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the benchmarks package lives at the repository root
 
-from benchmarks import modules, profiling, run, scaling  # noqa: E402
+from benchmarks import modules, notebooks, profiling, run, scaling  # noqa: E402
 
 MODULE_ROWS = [  # (modules, shape label, pass) of every row of table 2
     (pair, shape, mode)
@@ -219,3 +219,24 @@ def test_chapter_14_runs_at_the_rate_with_the_best_mean_validation_f1_in_its_see
     page = (ROOT / "notebooks" / "14_question_answering.ipynb").read_text()
     recipe = f"{ch14.STEPS}, {ch14.WARMUP}, {ch14.PEAK_LR:.0e}, {ch14.BATCH}".replace("e-0", "e-")
     assert f"STEPS, WARMUP, PEAK_LR, BATCH = {recipe}" in page
+
+
+def test_the_committed_notebook_table_has_a_row_for_every_chapter():
+    saved = json.loads((ROOT / "benchmarks" / "results" / "results.json").read_text())
+    measured = {row["notebook"] for row in saved["notebooks"]["rows"]}
+    assert measured == {path.name for path in notebooks.chapter_notebooks()}
+
+
+def test_rows_measured_later_replace_or_join_the_table_and_say_when():
+    def row(name, wall):
+        return {"notebook": name, "wall_s": wall, "runs": 3, "failed_runs": 0}
+
+    saved = {"machine": {"note": None}, "notebooks": {"rows": [row("01_a.ipynb", 5.0),
+                                                               row("02_b.ipynb", 6.0)]}}
+    info = {"date": "2026-12-05 19:30 UTC", "commit": "abc1234", "cpu": "a CPU", "cores": 2,
+            "torch": "2.13.0", "others_cpu_share": 0.004}
+    merged = run.add_notebook_rows(saved, [row("02_b.ipynb", 7.0), row("03_c.ipynb", 8.0)], info, 3)
+    assert [(r["notebook"], r["wall_s"]) for r in merged["notebooks"]["rows"]] == [
+        ("01_a.ipynb", 5.0), ("02_b.ipynb", 7.0), ("03_c.ipynb", 8.0)]
+    note = merged["machine"]["note"]
+    assert "`02_b.ipynb`, `03_c.ipynb`" in note and "abc1234" in note and "0.4%" in note

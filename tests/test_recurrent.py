@@ -1,5 +1,9 @@
 """The LSTM language model of chapter 18: shapes, PyTorch's own LSTM, sizing, clear errors."""
 
+import json
+import statistics
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -70,3 +74,29 @@ def test_clear_errors():
         model(torch.zeros(1, 3))
     with pytest.raises(ValueError, match="target"):
         lstm_hidden_for(1000, vocab_size=1024, d_model=96)
+
+
+def test_chapter_18_reads_its_seeds_table_as_the_table_says():
+    """The page's reading of benchmarks/results/seeds_ch18.json, claim by claim."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "seeds_ch18.json"
+    rows = json.loads(path.read_text())["rows"]
+
+    def column(name):
+        return [row[name] for row in rows]
+
+    for when in ("val 300", "val 1000", "test 1000"):  # the LSTM lower, beyond either spread
+        lstm, tf = column(f"LSTM {when}"), column(f"TF {when}")
+        assert all(a < b for a, b in zip(lstm, tf)), when
+        gap = statistics.fmean(tf) - statistics.fmean(lstm)
+        assert gap > 2 * max(statistics.stdev(lstm), statistics.stdev(tf)), when
+    assert (statistics.fmean(column("TF val 1000")) - statistics.fmean(column("LSTM val 1000"))
+            < statistics.fmean(column("TF val 300")) - statistics.fmean(column("LSTM val 300")))
+    assert all(a < b for a, b in zip(column("LSTM val eq. time"), column("TF val eq. time")))
+    for name in ("LSTM ms T=64", "TF ms T=64", "LSTM ms T=256", "TF ms T=256"):  # a few percent
+        assert statistics.stdev(column(name)) < 0.05 * statistics.fmean(column(name)), name
+    for row in rows:
+        assert row["LSTM ms T=64"] < row["TF ms T=64"]
+        assert abs(row["LSTM ms T=256"] / row["LSTM ms T=64"] - 1) < 0.05
+        assert row["TF ms T=256"] / row["TF ms T=64"] > 1.2
+        assert row["TF probe k=4"] == row["TF probe k=8"] == 1.0
+        assert row["LSTM probe k=4"] < 0.5 and row["LSTM probe k=8"] < 0.15  # chance: 1/16
