@@ -1,7 +1,8 @@
 // Search results that read well. Sphinx's searchtools.js (loaded on the search page only) is
 // adjusted in three ways:
 // - a page whose own title holds every word of the query ranks above pages that only have a
-//   section about it (so "attention" finds chapter 2 first);
+//   section about it, and the closer its title is to the query the higher (so "attention" finds
+//   chapter 2 first, before "What attention learns");
 // - a chapter is listed once, not once for the page and again for its first heading;
 // - the snippet is cut from the visible text of the article, not from the download buttons, the
 //   contents list or folded code, and a formula shows as its TeX without the \( \) around it.
@@ -17,7 +18,11 @@ document.addEventListener("DOMContentLoaded", () => {
     const [, title, , , score] = result;
     const page = withoutNumber(title.split(" > ")[0]).toLowerCase();
     const aboutIt = words.length > 0 && words.every((word) => page.includes(word));
-    return score + (aboutIt ? 20 : 0);
+    // Of two such pages, the one whose title is nearer to the query itself wins: "attention"
+    // finds "Attention" before "What attention learns: induction heads".
+    const titleWords = page.split(/[^a-z0-9]+/).filter((word) => word.length > 0);
+    const closeness = words.length / Math.max(titleWords.length, words.length);
+    return score + (aboutIt ? 20 + Math.round(20 * closeness) : 0);
   };
 
   const performSearch = Search._performSearch;
