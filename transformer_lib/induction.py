@@ -71,7 +71,7 @@ class AttentionOnlyTransformer(nn.Module):
         removed_from_keys = torch.zeros_like(x)  # (B, T, D): what key_ablate heads wrote
         all_weights = []
         for index, attn in enumerate(self.layers):
-            per_head, weights = self._heads_out(attn, x, x - removed_from_keys, mask)
+            per_head, weights = self.head_outputs(attn, x, x - removed_from_keys, mask)
             for layer, h in ablate:
                 if layer == index:
                     per_head = per_head.index_fill(1, torch.tensor([h], device=x.device), 0.0)
@@ -83,8 +83,15 @@ class AttentionOnlyTransformer(nn.Module):
         logits = self.unembed(x)  # (B, T, V)
         return (logits, all_weights) if return_weights else logits
 
-    def _heads_out(self, attn: MultiHeadAttention, x, key_input, mask):
-        """Each head's contribution to the stream ``(B, H, T, D)``, and the weights."""
+    def head_outputs(self, attn: MultiHeadAttention, x, key_input, mask):
+        """One layer's heads, kept apart: what each head adds to the stream, and its weights.
+
+        ``attn`` is the layer's ``MultiHeadAttention`` (its projections are used, its forward is
+        not); ``x`` ``(B, T, D)`` is the stream, read by the queries and values; ``key_input``
+        ``(B, T, D)`` is what the keys read (``x`` unless heads are removed from the keys).
+        Returns ``(B, H, T, D)`` contributions, whose sum over heads plus the output bias is the
+        layer's output, and the weights ``(B, H, T, T)``.
+        """
         value_input = x
         if self.positions == "attention":  # positions enter the queries and keys only
             x, key_input = self.position(x), self.position(key_input)  # (B, T, D)
