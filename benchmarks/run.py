@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -142,8 +143,21 @@ def add_notebook_rows(saved: dict, rows: list[dict], info: dict, runs: int) -> d
             f"`python -m benchmarks.run --add-notebooks`, on {info['date']} at commit "
             f"{info['commit']} ({info['cpu']}, {info['cores']} cores, torch {info['torch']}), "
             f"{runs} runs each{busy}.")
-    saved["machine"]["note"] = " ".join(filter(None, [saved["machine"].get("note"), line]))
+    earlier = [still_true(part, names) for part in
+               re.split(r"\s*(?=The rows of )", saved["machine"].get("note") or "")]
+    saved["machine"]["note"] = " ".join(filter(None, [*earlier, line]))
     return saved
+
+
+def still_true(sentence: str, remeasured: list[str]) -> str:
+    """An earlier "The rows of ... were measured later" sentence without the notebooks measured
+    again (empty if none is left); any other text as it is."""
+    if not sentence.startswith("The rows of "):
+        return sentence.strip()
+    head, _, rest = sentence.partition(" were measured later")
+    left = [name for name in re.findall(r"`([^`]+)`", head) if name not in remeasured]
+    return (f"The rows of {', '.join(f'`{name}`' for name in left)} were measured later{rest}"
+            .strip() if left else "")
 
 
 def _jsonable(obj):

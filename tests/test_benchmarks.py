@@ -240,3 +240,12 @@ def test_rows_measured_later_replace_or_join_the_table_and_say_when():
         ("01_a.ipynb", 5.0), ("02_b.ipynb", 7.0), ("03_c.ipynb", 8.0)]
     note = merged["machine"]["note"]
     assert "`02_b.ipynb`, `03_c.ipynb`" in note and "abc1234" in note and "0.4%" in note
+    # measured again later: the earlier sentence keeps only what it is still true of
+    info = {**info, "commit": "def5678"}
+    again = run.add_notebook_rows(merged, [row("03_c.ipynb", 9.0)], info, 3)
+    note = again["machine"]["note"]
+    assert note.count("were measured later") == 2
+    assert "The rows of `02_b.ipynb` were measured later" in note and "abc1234" in note
+    assert "The rows of `03_c.ipynb` were measured later" in note and "def5678" in note
+    again = run.add_notebook_rows(again, [row("02_b.ipynb", 9.0)], info, 3)
+    assert "abc1234" not in again["machine"]["note"]

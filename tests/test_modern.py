@@ -170,6 +170,17 @@ def test_bad_arguments_raise_clear_errors():
         modern.GroupedQueryAttention(32, 4)(torch.randn(2, 3, 16))
 
 
+def test_a_model_checks_its_ids_once_not_in_every_layer():
+    """Its layers' own input checks are off; the same modules alone keep theirs."""
+    model = ModernLM(small_config(), LLAMA)
+    checked = [m for m in model.modules() if getattr(m, "check_inputs", False)]
+    assert checked == []
+    with pytest.raises(ValueError, match="ids"):
+        model(torch.zeros(2, 3, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="d_model"):
+        modern.SwiGLU(8, 16)(torch.randn(2, 7))
+
+
 def test_the_chapters_seed_figure_shows_the_committed_seed_runs():
     """Chapter 16 draws the validation losses of benchmarks/results/seeds_ch16.json; the page
     cannot read that file (it runs on Colab too), so it holds a copy, which must be current."""

@@ -135,6 +135,8 @@ class ModernLM(nn.Module):
         self.final_norm = _norm(cfg, switches)
         self.output = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.output.weight = self.token.table.weight  # tied, as GPT-2 and chapter 9
+        _validate.skip_input_checks(self.layers)  # the ids are checked once, in forward
+        _validate.skip_input_checks(self.final_norm)
 
     def forward(self, ids: torch.Tensor, cache=None) -> torch.Tensor:
         ids = _validate.rank("ids", ids, (2,), "(B, T)")
