@@ -199,6 +199,28 @@ def test_fit_stops_on_a_non_finite_loss():
                      3, progress=False)
 
 
+def test_held_out_lm_loss_is_the_mean_over_all_windows_and_keeps_the_mode():
+    cfg = tl.TransformerConfig(vocab_size=20, d_model=16, n_heads=2, d_ff=32, n_layers=1,
+                               dropout=0.1, max_len=8, norm_first=True, pad_id=None)
+    tl.seed_everything(0)
+    model = tl.DecoderOnlyLM(cfg)  # training mode, with dropout
+    ids = torch.randint(0, 20, (10, 9))
+    inputs, targets = ids[:, :-1], ids[:, 1:]  # (W, T) each
+    model.eval()
+    with torch.no_grad():
+        whole = losses.lm_loss(model, (inputs, targets)).item()
+    model.train()
+    for batch_size in (1, 3, 10, 64):  # 3 leaves a last batch of one window
+        value = losses.held_out_lm_loss(model, inputs, targets, batch_size=batch_size)
+        assert value == pytest.approx(whole, rel=1e-6)
+        assert model.training  # back in the mode it was in
+    model.eval()
+    losses.held_out_lm_loss(model, inputs, targets)
+    assert not model.training
+    with pytest.raises(ValueError, match="batch_size"):
+        losses.held_out_lm_loss(model, inputs, targets, batch_size=0)
+
+
 def test_mask_tokens_follows_bert_proportions():
     ids = torch.randint(3, 50, (200, 100), generator=torch.Generator().manual_seed(0))
     ids[:, -10:] = 0

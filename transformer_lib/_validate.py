@@ -17,6 +17,12 @@ def positive_int(name: str, value: object) -> int:
     return value
 
 
+def positive(name: str, value: object) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+        raise ValueError(f"{name}={value!r} must be positive")
+    return value
+
+
 def probability(name: str, value: object) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
         raise ValueError(f"{name}={value!r} must be a probability in [0, 1)")

@@ -58,8 +58,7 @@ class TransformerConfig:
                 f"share_embeddings=True needs one vocabulary, but vocab_size={self.vocab_size} "
                 f"and tgt_vocab_size={self.tgt_vocab_size}; pass share_embeddings=False"
             )
-        if not self.layer_norm_eps > 0:
-            raise ValueError(f"layer_norm_eps={self.layer_norm_eps!r} must be positive")
+        _validate.positive("layer_norm_eps", self.layer_norm_eps)
 
     @property
     def head_dim(self) -> int:

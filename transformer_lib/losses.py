@@ -18,6 +18,7 @@ from torch import nn
 from transformer_lib import _validate
 
 __all__ = [
+    "held_out_lm_loss",
     "label_smoothed_cross_entropy",
     "lm_loss",
     "mask_tokens",
@@ -91,6 +92,26 @@ def lm_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch
     inputs, targets = batch
     logits = model(inputs)  # (B, T, V)
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+
+
+@torch.no_grad()
+def held_out_lm_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                     batch_size: int = 64) -> float:
+    """The mean next-token loss (nats per token) over windows of held-out text.
+
+    Shape: inputs and targets ``(W, T)``, run ``batch_size`` windows at a time on the model's
+    device, in eval mode; the model goes back to the mode it was in. Chapter 9 builds it.
+    """
+    _validate.positive_int("batch_size", batch_size)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for i in range(0, len(inputs), batch_size):
+        x, y = inputs[i : i + batch_size].to(device), targets[i : i + batch_size].to(device)
+        total += lm_loss(model, (x, y)).item() * len(x)
+    model.train(was_training)
+    return total / len(inputs)
 
 
 def mask_tokens(

@@ -31,9 +31,7 @@ class RMSNorm(nn.Module):
     def __init__(self, d_model: int, eps: float = 1e-5):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
-        if not eps > 0:
-            raise ValueError(f"eps={eps!r} must be positive")
-        self.eps = eps
+        self.eps = _validate.positive("eps", eps)
         self.weight = nn.Parameter(torch.ones(d_model))  # (D,) the gain
         self.check_inputs = True  # a ModernLM turns this off: it checks its ids once
 

@@ -46,9 +46,7 @@ class LayerNorm(nn.Module):
     def __init__(self, d_model: int, eps: float = 1e-5):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
-        if not eps > 0:
-            raise ValueError(f"eps={eps!r} must be positive")
-        self.eps = eps
+        self.eps = _validate.positive("eps", eps)
         self.check_inputs = True  # a LayerStack turns this off: its model checks inputs once
         self.weight = nn.Parameter(torch.ones(d_model))  # the gain
         self.bias = nn.Parameter(torch.zeros(d_model))

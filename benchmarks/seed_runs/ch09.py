@@ -95,9 +95,7 @@ def warmup_cosine(step: int) -> float:
 
 def held_out(model, ids) -> float:
     inputs, targets = corpus.sequential_windows(ids, CONTEXT)
-    model.eval()
-    with torch.no_grad():
-        return losses.lm_loss(model, (inputs, targets)).item()
+    return losses.held_out_lm_loss(model, inputs, targets, batch_size=len(inputs))
 
 
 def run(seed: int) -> dict[str, float]:

@@ -68,13 +68,7 @@ def warmup_constant(step):
 
 def held_out(model, ids, windows=None):
     inputs, targets = corpus.sequential_windows(ids, CONTEXT)
-    inputs, targets = inputs[:windows], targets[:windows]
-    model.eval()
-    with torch.no_grad():
-        total = sum(losses.lm_loss(model, (inputs[i:i + 256], targets[i:i + 256])).item()
-                    * len(inputs[i:i + 256]) for i in range(0, len(inputs), 256))
-    model.train()
-    return total / len(inputs)
+    return losses.held_out_lm_loss(model, inputs[:windows], targets[:windows], batch_size=256)
 
 
 class TimedStep:
