@@ -200,17 +200,18 @@ def test_the_chapters_seed_figure_shows_the_committed_seed_runs():
 
 
 def test_the_seed_runs_support_what_chapter_16_says():
-    """The GPT-2 column repeats chapter 9's table (the same model, recipe and seeds); at 500 steps
-    every position scheme that can run past T = 64 does worse there than inside it, RoPE less
-    badly than the sinusoids; RoPE beats learned positions on every seed, validation and test."""
+    """The GPT-2 column is chapter 9's model after half of chapter 9's steps, so chapter 9's table
+    is lower on every seed; at 500 steps every position scheme that can run past T = 64 does worse
+    there than inside it, RoPE less badly than the sinusoids; RoPE beats learned positions on
+    every seed, validation and test."""
     import json
     from pathlib import Path
 
     results = Path(__file__).resolve().parents[1] / "benchmarks/results"
     ours = json.loads((results / "seeds_ch16.json").read_text())["rows"]
     chapter_9 = json.loads((results / "seeds_ch09.json").read_text())["rows"]
-    for row, row_9 in zip(ours, chapter_9):
-        assert row["GPT-2: val"] == pytest.approx(row_9["ours: validation"], abs=2e-3)
+    for row, row_9 in zip(ours, chapter_9, strict=True):
+        assert row_9["ours: validation"] < row["GPT-2: val"] - 0.1
         for name in ("RoPE", "sinusoidal", "Llama-style"):
             assert row[f"{name}: past 64"] > row[f"{name}: val"] + 0.1
         assert row["RoPE: past 64"] < row["sinusoidal: past 64"]
