@@ -219,6 +219,9 @@ def test_held_out_lm_loss_is_the_mean_over_all_windows_and_keeps_the_mode():
     assert not model.training
     with pytest.raises(ValueError, match="batch_size"):
         losses.held_out_lm_loss(model, inputs, targets, batch_size=0)
+    for wrong in (inputs[:0], inputs[:, :-1]):  # no windows; windows that do not match targets
+        with pytest.raises(ValueError, match="inputs and targets"):
+            losses.held_out_lm_loss(model, wrong, targets[: len(wrong)])
 
 
 def test_mask_tokens_follows_bert_proportions():

@@ -103,6 +103,9 @@ def held_out_lm_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tens
     device, in eval mode; the model goes back to the mode it was in. Chapter 9 builds it.
     """
     _validate.positive_int("batch_size", batch_size)
+    if len(inputs) == 0 or inputs.shape != targets.shape:
+        raise ValueError(f"inputs and targets must be (W, T) with W >= 1 and the same shape, got "
+                         f"{tuple(inputs.shape)} and {tuple(targets.shape)}")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
