@@ -55,3 +55,21 @@ def test_same_seed_same_messages_and_bad_arguments():
         sms.splits(spam_share=1.5)
     with pytest.raises(ValueError, match="n_test"):
         sms.splits(n_test=3)
+
+
+def test_messages_do_not_change_with_the_clock(monkeypatch):
+    """faker's days of the week are drawn up to *now* unless told otherwise: without a fixed end
+    the messages, and every model trained on them, changed from one run to the next."""
+    import faker.providers.date_time as faker_dates
+
+    today = sms.splits(140, 70, 70)
+
+    class LaterClock(faker_dates.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return faker_dates.datetime(2090, 6, 1, tzinfo=tz)
+
+    monkeypatch.setattr(faker_dates, "datetime", LaterClock)
+    assert sms.splits(140, 70, 70) == today
+    assert any(re.search(r"\b(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b", m.text)
+               for m in today["test"])  # weekdays are in the messages

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from transformer_lib import _validate
 
 ENTITY_TYPES = ("PER", "LOC", "ORG", "DATE")
-DATES_END = datetime.datetime(2026, 12, 1, tzinfo=datetime.timezone.utc)  # DATEs: 1970 to this
+# faker draws dates from 1970 to *now* unless given an end: the DATEs here and the days of
+# data/sms.py use this one, so that the data do not change with the clock
+DATES_END = datetime.datetime(2026, 12, 1, tzinfo=datetime.timezone.utc)
 TAGS = ("O", *(f"{p}-{t}" for t in ENTITY_TYPES for p in "BI"))
 
 # No ORG or LOC slot sits next to "and": "Smith, Jones and Brown" is one organization and
